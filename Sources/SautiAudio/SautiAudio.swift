@@ -1,0 +1,1 @@
+// SautiAudio: samples in, samples out.

@@ -1,0 +1,347 @@
+import SautiAudio
+import SautiMedia
+import SautiWire
+
+/// One pass over a capture.
+struct ReplayEngine {
+    let options: ReplayOptions
+    let fileName: String
+    private var streams: [StreamKey: ReplayStream] = [:]
+    private var candidates = 0
+    private var order = 0
+    private var counters = ReplayReport.Counters()
+    private var reassembler = IPv4Reassembler()
+    /// Payload formats learned from SDP, by the endpoint that receives them.
+    private var sdpFormats: [Endpoint: [UInt8: (encoding: String?, clockRate: Int?)]] = [:]
+    private var decodeAsPorts: [UInt16: [UInt8: (encoding: String?, clockRate: Int?)]] = [:]
+    private var rtcp = RTCPCollector()
+    private var firstFrameNanoseconds: Int64?
+
+    init(options: ReplayOptions, fileName: String) {
+        self.options = options
+        self.fileName = fileName
+        for rule in options.decodeAs {
+            var map = decodeAsPorts[rule.port] ?? [:]
+            if let pt = rule.payloadType { map[pt] = (rule.encoding, rule.clockRate) }
+            decodeAsPorts[rule.port] = map
+        }
+    }
+
+    mutating func run(bytes: UnsafeRawBufferPointer) -> ReplayReport {
+        var reader: CaptureReader
+        var report = ReplayReport(
+            file: fileName, format: "unknown", frames: 0, firstFrameEpochSeconds: nil, streams: [],
+            rtcp: .init(packets: 0, malformed: 0, sources: [], receptionReports: []), counters: .init(), error: nil)
+        do {
+            reader = try CaptureReader(bytes: bytes)
+        } catch {
+            report.error = .init(offset: error.offset, message: error.description)
+            return report
+        }
+        report.format = reader.format.rawValue
+        var frames = 0
+        let progressEvery = 1 << 16
+        do {
+            while let frame = try reader.next() {
+                frames += 1
+                if frames & (progressEvery - 1) == 0 { options.progress?(reader.position, bytes.count) }
+                handle(frame)
+            }
+        } catch {
+            report.error = .init(offset: error.offset, message: error.description)
+        }
+        options.progress?(bytes.count, bytes.count)
+        report.frames = frames
+        report.firstFrameEpochSeconds = firstFrameNanoseconds.map { Double($0) / 1e9 }
+        counters.ipv4Reassembled = reassembler.reassembled
+        counters.ipv4Incomplete = reassembler.incomplete + reassembler.dropped
+        report.streams = finishStreams()
+        report.rtcp = rtcp.summary(clockOf: { ssrc in
+            streams.values.first(where: { $0.key.ssrc == ssrc && $0.confirmed }).flatMap { s in
+                s.audioCodec?.clockRate
+                    ?? s.audioPayloadType.map { s.analysisClock[Int($0)] }.flatMap { $0 > 0 ? $0 : nil }
+            }
+        })
+        report.counters = counters
+        return report
+    }
+
+    private mutating func handle(_ frame: CapturedFrame) {
+        if firstFrameNanoseconds == nil { firstFrameNanoseconds = frame.timestampNanoseconds }
+        switch FrameDecoder.decode(frame.data, linkType: frame.linkType) {
+        case .udp(let d):
+            handle(d, at: frame.timestampNanoseconds)
+        case .ipv4Fragment(let f):
+            counters.ipv4Fragments += 1
+            if let whole = reassembler.add(f) {
+                whole.withUnsafeBytes { buf in
+                    if case .udp(let d) = FrameDecoder.udp(buf, src: .v4(f.source), dst: .v4(f.destination)) {
+                        handle(d, at: frame.timestampNanoseconds)
+                    } else {
+                        malformed("frame \(frame.number): reassembled IPv4 datagram has a bad UDP header")
+                    }
+                }
+            }
+        case .notUDP:
+            counters.nonUDPFrames += 1
+        case .unsupportedLinkType:
+            counters.unsupportedLinkTypeFrames += 1
+        case .malformed(let why):
+            malformed("frame \(frame.number) (byte \(frame.fileOffset)): \(why)")
+        }
+    }
+
+    private mutating func malformed(_ why: String) {
+        counters.malformedFrames += 1
+        if counters.malformedExamples.count < 10 { counters.malformedExamples.append(why) }
+    }
+
+    private mutating func handle(_ d: UDPDatagram, at ns: Int64) {
+        counters.udpDatagrams += 1
+        let p = d.payload
+        guard let b0 = p.u8first, b0 >> 6 == 2 else {
+            // Not RTP/RTCP (version 2): perhaps SIP with SDP.
+            if let b0 = p.u8first, b0 >= 0x41, b0 <= 0x5A, let body = SIPMessage.sdpBody(p) {
+                learnSDP(body)
+            } else {
+                counters.nonRTPDatagrams += 1
+            }
+            return
+        }
+        if RTPHeader.looksLikeRTCP(p) {
+            rtcp.ingest(p)
+            return
+        }
+        let header: RTPHeader
+        do {
+            header = try RTPHeader(parsing: p)
+        } catch {
+            // Bad padding or extension in what may be a real stream: count it there if known.
+            if p.count >= 12 {
+                let key = StreamKey(
+                    source: d.source, destination: d.destination, ssrc: p.loadBigEndianUInt32(at: 8))
+                if let s = streams[key] { s.malformed += 1; counters.malformedRTP += 1; return }
+            }
+            counters.nonRTPDatagrams += 1
+            return
+        }
+        let key = StreamKey(source: d.source, destination: d.destination, ssrc: header.ssrc)
+        let stream: ReplayStream
+        if let s = streams[key] {
+            stream = s
+        } else {
+            if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(header.ssrc) {
+                counters.nonRTPDatagrams += 1
+                return
+            }
+            let (formats, by) = knownFormats(d)
+            if by == nil && candidates >= options.maxCandidateFlows {
+                counters.nonRTPDatagrams += 1
+                return
+            }
+            order += 1
+            stream = ReplayStream(
+                key: key, order: order, firstNanoseconds: ns, firstSequence: header.sequenceNumber, formats: formats,
+                detectedBy: by)
+            if by == nil { candidates += 1 }
+            streams[key] = stream
+        }
+        ingest(header, packet: p, into: stream, at: ns)
+    }
+
+    /// Formats known for a datagram's endpoints, and how (SDP or decode-as).
+    private func knownFormats(_ d: UDPDatagram) -> ([UInt8: (encoding: String?, clockRate: Int?)], String?) {
+        if let m = decodeAsPorts[d.destination.port] ?? decodeAsPorts[d.source.port] { return (m, "decode-as") }
+        if let m = sdpFormats[d.destination] ?? sdpFormats[d.source] { return (m, "sdp") }
+        return ([:], nil)
+    }
+
+    private mutating func learnSDP(_ body: String) {
+        guard let sdp = try? SessionDescription(parsing: body) else { return }
+        counters.sipWithSDP += 1
+        for m in sdp.media where m.port != 0 && m.proto.hasPrefix("RTP") {
+            guard let address = m.connectionAddress ?? sdp.connectionAddress else { continue }
+            var map: [UInt8: (encoding: String?, clockRate: Int?)] = [:]
+            for f in m.formats where f.encoding != nil { map[f.payloadType] = (f.encoding, f.clockRate) }
+            sdpFormats[Endpoint(address: address, port: m.port)] = map
+        }
+    }
+
+    private mutating func ingest(_ h: RTPHeader, packet: UnsafeRawBufferPointer, into s: ReplayStream, at ns: Int64) {
+        let pt = h.payloadType
+        let relativeMs = Double(ns - (firstFrameNanoseconds ?? ns)) / 1e6
+        s.statistics.add(
+            timeMilliseconds: relativeMs, sequence: h.sequenceNumber, timestamp: h.timestamp, marker: h.marker,
+            payloadType: pt, clockRate: s.analysisClock[Int(pt)])
+        s.payloadTypeCounts[Int(pt)] += 1
+        s.lastNanoseconds = ns
+        let outcome = s.source.update(h.sequenceNumber)
+        if !s.confirmed && s.source.isValid {
+            s.confirmed = true
+            candidates -= 1
+        }
+        let payload = h.payload(in: packet)
+        if s.isTelephoneEvent(pt) {
+            if let ev = TelephoneEvent(parsing: payload) {
+                if let done = s.events.ingest(ev, rtpTimestamp: h.timestamp, marker: h.marker, arrivalNanoseconds: ns) {
+                    record(done, in: s)
+                }
+                // Later packets of a reported event refresh its duration and end count.
+                if let last = s.events.lastEvent, let i = s.digits.lastIndex(where: { $0.rtpTimestamp == last.rtpTimestamp }) {
+                    s.digits[i] = last
+                }
+            }
+            return
+        }
+        if pt == 13 || pt == 19 { return }  // comfort noise: not audio to decode
+        if let done = s.events.audioResumed() { record(done, in: s) }
+        // Estimate the audio clock from arrivals (for event durations when nothing says it).
+        if outcome == .inOrder, let last = s.lastAudio, h.timestamp != last.timestamp {
+            let dt = Double(ns - last.arrival) / 1e9
+            if dt > 0.005 && dt < 0.5 {
+                let r = Double(h.timestamp &- last.timestamp) / dt
+                s.clockEstimate = s.clockEstimate == 0 ? r : s.clockEstimate * 0.9 + r * 0.1
+            }
+        }
+        s.lastAudio = (h.timestamp, ns)
+        if s.audioPayloadType == nil {
+            s.audioPayloadType = pt
+            s.audioCodec = AudioCodec(payloadType: pt, encoding: s.formats[pt]?.encoding)
+        }
+        guard options.outputDirectory != nil, pt == s.audioPayloadType, let codec = s.audioCodec else { return }
+        if s.jitterBuffer == nil { s.jitterBuffer = JitterBuffer(configuration: .init(codec: codec)) }
+        if outcome == .duplicate { return }
+        let emit = { (frame: UnsafeBufferPointer<Int16>) in ReplayEngine.write(frame, for: s, options: options) }
+        _ = s.jitterBuffer!.insert(timestamp: h.timestamp, marker: h.marker, arrival: ns, payload: payload, emit: emit)
+    }
+
+    private func record(_ digit: DetectedDigit, in s: ReplayStream) {
+        if let i = s.digits.lastIndex(where: { $0.rtpTimestamp == digit.rtpTimestamp && $0.event == digit.event }) {
+            s.digits[i] = digit
+        } else {
+            s.digits.append(digit)
+        }
+    }
+
+    /// Writes one played-out frame: to memory while the stream is on probation, to its WAV after.
+    static func write(_ frame: UnsafeBufferPointer<Int16>, for s: ReplayStream, options: ReplayOptions) {
+        s.samplesOut += frame.count
+        guard s.wavError == nil else { return }
+        guard s.confirmed, let dir = options.outputDirectory else {
+            s.pendingSamples.append(contentsOf: frame)
+            return
+        }
+        if s.writer == nil {
+            let path = dir + "/" + wavName(s)
+            do {
+                let w = try WAVWriter(path: path, sampleRate: s.audioCodec?.clockRate ?? 8000)
+                s.writer = w
+                s.wavPath = path
+                if !s.pendingSamples.isEmpty {
+                    try s.pendingSamples.withUnsafeBufferPointer { try w.write($0) }
+                    s.pendingSamples = []
+                }
+            } catch {
+                s.wavError = "\(error)"
+                return
+            }
+        }
+        do {
+            try s.writer!.write(frame)
+        } catch {
+            s.wavError = "\(error)"
+        }
+    }
+
+    static func wavName(_ s: ReplayStream) -> String {
+        func clean(_ e: Endpoint) -> String {
+            "\(e.address)".map { $0 == ":" ? "." : $0 }.reduce(into: "") { $0.append($1) } + "-\(e.port)"
+        }
+        return "stream\(s.order)_\(hex(s.key.ssrc))_\(clean(s.key.source))_to_\(clean(s.key.destination)).wav"
+    }
+
+    private mutating func finishStreams() -> [ReplayReport.Stream] {
+        var out: [ReplayReport.Stream] = []
+        let base = firstFrameNanoseconds ?? 0
+        for s in streams.values.sorted(by: { $0.order < $1.order }) {
+            guard s.confirmed else {
+                counters.rejectedFlows += 1
+                counters.nonRTPDatagrams += s.statistics.packets
+                continue
+            }
+            if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(s.key.ssrc) { continue }
+            if let done = s.events.finish() { record(done, in: s) }
+            var audio: ReplayReport.Audio? = nil
+            var skipped: String? = nil
+            if options.outputDirectory != nil {
+                if var jb = s.jitterBuffer {
+                    jb.finish { ReplayEngine.write($0, for: s, options: options) }
+                    s.jitterBuffer = jb
+                    do { try s.writer?.close() } catch { s.wavError = "\(error)" }
+                    if let err = s.wavError {
+                        skipped = "writing the WAV failed: \(err)"
+                    } else if let path = s.wavPath, let codec = s.audioCodec {
+                        let st = jb.statistics
+                        audio = .init(
+                            path: path, sampleRate: codec.clockRate, samples: s.samplesOut,
+                            durationSeconds: Double(s.samplesOut) / Double(codec.clockRate),
+                            decodedFrames: st.decodedFrames, concealedFrames: st.concealedFrames, latePackets: st.late,
+                            targetDelayMs: st.targetDelayMilliseconds)
+                    }
+                } else if let pt = s.audioPayloadType {
+                    skipped = "codec \(s.encoding(of: pt) ?? "PT\(pt)") is not decoded by this version"
+                } else {
+                    skipped = "no audio packets (telephone-events only)"
+                }
+            }
+            let st = s.statistics
+            let pts = (0..<128).filter { s.payloadTypeCounts[$0] > 0 }
+            let expected = st.expected
+            var digitsOut: [ReplayReport.Digit] = []
+            for d in s.digits {
+                let pt = UInt8(pts.first(where: { s.isTelephoneEvent(UInt8($0)) }) ?? 101)
+                let clock = s.eventClock(pt)
+                digitsOut.append(
+                    .init(
+                        digit: String(d.digit), startSeconds: Double(d.firstArrivalNanoseconds - base) / 1e9,
+                        durationMs: Double(d.durationUnits) * 1000 / Double(clock), rtpTimestamp: d.rtpTimestamp,
+                        endPackets: d.endPackets, startReceived: d.sawMarker))
+            }
+            let uniqueReceived = Int(s.source.totalReceived) - Int(s.source.duplicates)
+            out.append(
+                .init(
+                    source: "\(s.key.source)", destination: "\(s.key.destination)", ssrc: hex(s.key.ssrc),
+                    payloadTypes: pts,
+                    codecs: pts.map { pt in
+                        s.isTelephoneEvent(UInt8(pt)) ? "telephone-event" : s.encoding(of: UInt8(pt)) ?? "PT\(pt)"
+                    },
+                    clockRate: s.audioCodec?.clockRate
+                        ?? s.audioPayloadType.flatMap { s.analysisClock[Int($0)] > 0 ? s.analysisClock[Int($0)] : nil },
+                    detectedBy: s.detectedBy, packets: st.packets, expected: expected, lost: st.lost,
+                    lostPercent: expected == 0 ? 0 : Double(st.lost) * 100 / Double(expected),
+                    lostDistinct: max(0, Int(s.source.expected) - uniqueReceived),
+                    duplicates: Int(s.source.duplicates), outOfOrder: Int(s.source.outOfOrder),
+                    sequenceRestarts: Int(s.source.restarts),
+                    minDeltaMs: max(0, st.minDelta), meanDeltaMs: st.meanDelta, maxDeltaMs: st.maxDelta,
+                    meanJitterMs: st.meanJitter, maxJitterMs: st.maxJitter, problems: st.hasProblems,
+                    startSeconds: Double(s.firstNanoseconds - base) / 1e9, endSeconds: Double(s.lastNanoseconds - base) / 1e9,
+                    digits: digitsOut, digitString: digitsOut.map(\.digit).joined(), wav: audio, wavSkipped: skipped))
+            counters.malformedRTP += 0
+        }
+        return out
+    }
+}
+
+/// `0x` and eight upper-case hex digits.
+func hex(_ v: UInt32) -> String {
+    let digits = String(v, radix: 16, uppercase: true)
+    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}
+
+extension UnsafeRawBufferPointer {
+    var u8first: UInt8? { count > 0 ? self[0] : nil }
+
+    func loadBigEndianUInt32(at o: Int) -> UInt32 {
+        UInt32(self[o]) << 24 | UInt32(self[o + 1]) << 16 | UInt32(self[o + 2]) << 8 | UInt32(self[o + 3])
+    }
+}

@@ -1,0 +1,227 @@
+/// Why bytes are not a valid RTCP compound packet (RFC 3550 §6).
+public enum RTCPParseError: Error, Equatable, Sendable {
+    /// Fewer than 4 bytes where a packet header should be, at `offset`.
+    case truncatedHeader(offset: Int)
+    /// The version field of the packet at `offset` is not 2.
+    case badVersion(UInt8, offset: Int)
+    /// The length field of the packet at `offset` runs past the end of the datagram.
+    case lengthOverrun(offset: Int, declared: Int, available: Int)
+    /// A sender or receiver report whose length cannot hold its report blocks.
+    case badReportLength(type: UInt8, offset: Int)
+    /// A BYE whose source count does not fit its length.
+    case badByeLength(offset: Int)
+    /// An SDES chunk or item runs past the end of its packet.
+    case truncatedSDES(offset: Int)
+    /// A feedback packet (RTPFB/PSFB) shorter than its 8 fixed bytes.
+    case badFeedbackLength(type: UInt8, offset: Int)
+    /// A padding count of zero or larger than the packet.
+    case badPadding(offset: Int)
+}
+
+/// One reception report block of an SR or RR (RFC 3550 §6.4.1).
+public struct RTCPReportBlock: Equatable, Sendable, Codable {
+    /// The source this block reports on.
+    public var ssrc: UInt32
+    /// Fraction of packets lost since the last report, in 1/256 units.
+    public var fractionLost: UInt8
+    /// Cumulative packets lost (24-bit signed).
+    public var cumulativeLost: Int32
+    /// Extended highest sequence number received.
+    public var highestSequence: UInt32
+    /// Interarrival jitter, in timestamp units of the reported source.
+    public var jitter: UInt32
+    /// Middle 32 bits of the NTP timestamp of the last SR received from the source.
+    public var lastSR: UInt32
+    /// Delay since that SR, in units of 1/65536 s.
+    public var delaySinceLastSR: UInt32
+
+    /// A report block with the given fields.
+    public init(
+        ssrc: UInt32, fractionLost: UInt8, cumulativeLost: Int32, highestSequence: UInt32, jitter: UInt32,
+        lastSR: UInt32, delaySinceLastSR: UInt32
+    ) {
+        self.ssrc = ssrc
+        self.fractionLost = fractionLost
+        self.cumulativeLost = cumulativeLost
+        self.highestSequence = highestSequence
+        self.jitter = jitter
+        self.lastSR = lastSR
+        self.delaySinceLastSR = delaySinceLastSR
+    }
+}
+
+/// Sender information of an SR (RFC 3550 §6.4.1).
+public struct RTCPSenderInfo: Equatable, Sendable, Codable {
+    /// 64-bit NTP wallclock time of the report.
+    public var ntpTimestamp: UInt64
+    /// The RTP timestamp that corresponds to `ntpTimestamp`.
+    public var rtpTimestamp: UInt32
+    /// Packets the sender has sent.
+    public var packetCount: UInt32
+    /// Payload octets the sender has sent.
+    public var octetCount: UInt32
+}
+
+/// One SDES item (type and text) of a chunk.
+public struct RTCPSDESItem: Equatable, Sendable, Codable {
+    /// The item type (1 CNAME, 2 NAME, … 8 PRIV).
+    public var type: UInt8
+    /// The item text, decoded as UTF-8 with invalid bytes replaced.
+    public var text: String
+}
+
+/// One packet of an RTCP compound packet.
+public enum RTCPPacket: Equatable, Sendable {
+    /// Sender report (PT 200).
+    case senderReport(ssrc: UInt32, sender: RTCPSenderInfo, reports: [RTCPReportBlock])
+    /// Receiver report (PT 201).
+    case receiverReport(ssrc: UInt32, reports: [RTCPReportBlock])
+    /// Source description (PT 202): chunks of (SSRC/CSRC, items).
+    case sourceDescription([(ssrc: UInt32, items: [RTCPSDESItem])])
+    /// Goodbye (PT 203): the sources leaving and an optional reason.
+    case goodbye(sources: [UInt32], reason: String?)
+    /// Any other packet type (APP 204, feedback 205/206, XR 207, unknown), kept opaque.
+    case other(type: UInt8, count: UInt8, body: [UInt8])
+
+    public static func == (lhs: RTCPPacket, rhs: RTCPPacket) -> Bool {
+        switch (lhs, rhs) {
+        case let (.senderReport(a, b, c), .senderReport(d, e, f)): return a == d && b == e && c == f
+        case let (.receiverReport(a, b), .receiverReport(c, d)): return a == c && b == d
+        case let (.sourceDescription(a), .sourceDescription(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.ssrc == $1.ssrc && $0.items == $1.items }
+        case let (.goodbye(a, b), .goodbye(c, d)): return a == c && b == d
+        case let (.other(a, b, c), .other(d, e, f)): return a == d && b == e && c == f
+        default: return false
+        }
+    }
+}
+
+/// RTCP packet type numbers (RFC 3550 §12.1, RFC 4585).
+public enum RTCPPacketType {
+    /// SR.
+    public static let senderReport: UInt8 = 200
+    /// RR.
+    public static let receiverReport: UInt8 = 201
+    /// SDES.
+    public static let sourceDescription: UInt8 = 202
+    /// BYE.
+    public static let goodbye: UInt8 = 203
+    /// APP.
+    public static let application: UInt8 = 204
+    /// RTPFB (RFC 4585).
+    public static let transportFeedback: UInt8 = 205
+    /// PSFB (RFC 4585).
+    public static let payloadFeedback: UInt8 = 206
+}
+
+/// Parsing of RTCP compound packets.
+public enum RTCP {
+    /// Parses every packet of a compound RTCP datagram. A malformed packet anywhere
+    /// rejects the whole datagram, as RFC 3550 §6.1 validity checks ask.
+    public static func parseCompound(_ data: UnsafeRawBufferPointer) throws(RTCPParseError) -> [RTCPPacket] {
+        var packets: [RTCPPacket] = []
+        var offset = 0
+        while offset < data.count {
+            guard let b0 = data.u8(offset), let type = data.u8(offset + 1), let words = data.be16(offset + 2) else {
+                throw .truncatedHeader(offset: offset)
+            }
+            let version = b0 >> 6
+            guard version == 2 else { throw .badVersion(version, offset: offset) }
+            let total = 4 + Int(words) * 4
+            guard let packet = data.slice(offset, total) else {
+                throw .lengthOverrun(offset: offset, declared: total, available: data.count - offset)
+            }
+            var end = total
+            if b0 & 0x20 != 0 {
+                let pad = Int(packet[total - 1])
+                guard pad > 0, pad <= total - 4 else { throw .badPadding(offset: offset) }
+                end -= pad
+            }
+            let count = b0 & 0x1F
+            let body = UnsafeRawBufferPointer(rebasing: packet[4..<end])
+            packets.append(try parseOne(type: type, count: count, body: body, offset: offset))
+            offset += total
+        }
+        return packets
+    }
+
+    private static func parseOne(
+        type: UInt8, count: UInt8, body: UnsafeRawBufferPointer, offset: Int
+    ) throws(RTCPParseError) -> RTCPPacket {
+        switch type {
+        case RTCPPacketType.senderReport:
+            guard body.count >= 24 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
+            let ssrc = body.be32(0)!
+            let sender = RTCPSenderInfo(
+                ntpTimestamp: UInt64(body.be32(4)!) << 32 | UInt64(body.be32(8)!),
+                rtpTimestamp: body.be32(12)!, packetCount: body.be32(16)!, octetCount: body.be32(20)!)
+            return .senderReport(ssrc: ssrc, sender: sender, reports: reportBlocks(body, at: 24, count: Int(count)))
+        case RTCPPacketType.receiverReport:
+            guard body.count >= 4 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
+            return .receiverReport(ssrc: body.be32(0)!, reports: reportBlocks(body, at: 4, count: Int(count)))
+        case RTCPPacketType.sourceDescription:
+            return .sourceDescription(try sdesChunks(body, count: Int(count), offset: offset))
+        case RTCPPacketType.goodbye:
+            guard body.count >= Int(count) * 4 else { throw .badByeLength(offset: offset) }
+            var sources: [UInt32] = []
+            for i in 0..<Int(count) { sources.append(body.be32(i * 4)!) }
+            var reason: String? = nil
+            let reasonAt = Int(count) * 4
+            if let n = body.u8(reasonAt), n > 0 {
+                guard let text = body.slice(reasonAt + 1, Int(n)) else { throw .badByeLength(offset: offset) }
+                reason = String(decoding: text, as: UTF8.self)
+            }
+            return .goodbye(sources: sources, reason: reason)
+        case RTCPPacketType.transportFeedback, RTCPPacketType.payloadFeedback:
+            guard body.count >= 8 else { throw .badFeedbackLength(type: type, offset: offset) }
+            return .other(type: type, count: count, body: Array(body))
+        default:
+            return .other(type: type, count: count, body: Array(body))
+        }
+    }
+
+    private static func reportBlocks(_ body: UnsafeRawBufferPointer, at start: Int, count: Int) -> [RTCPReportBlock] {
+        var blocks: [RTCPReportBlock] = []
+        blocks.reserveCapacity(count)
+        for i in 0..<count {
+            let o = start + i * 24
+            // Safe: the caller checked that `count` blocks fit.
+            let lossWord = body.be32(o + 4)!
+            // The cumulative loss is a 24-bit two's-complement number.
+            let raw = Int32(bitPattern: lossWord << 8) >> 8
+            blocks.append(
+                RTCPReportBlock(
+                    ssrc: body.be32(o)!, fractionLost: UInt8(lossWord >> 24), cumulativeLost: raw,
+                    highestSequence: body.be32(o + 8)!, jitter: body.be32(o + 12)!, lastSR: body.be32(o + 16)!,
+                    delaySinceLastSR: body.be32(o + 20)!))
+        }
+        return blocks
+    }
+
+    private static func sdesChunks(
+        _ body: UnsafeRawBufferPointer, count: Int, offset: Int
+    ) throws(RTCPParseError) -> [(ssrc: UInt32, items: [RTCPSDESItem])] {
+        var chunks: [(ssrc: UInt32, items: [RTCPSDESItem])] = []
+        var o = 0
+        for _ in 0..<count {
+            guard let ssrc = body.be32(o) else { throw .truncatedSDES(offset: offset) }
+            o += 4
+            var items: [RTCPSDESItem] = []
+            while true {
+                guard let type = body.u8(o) else { throw .truncatedSDES(offset: offset) }
+                if type == 0 {
+                    // The item list ends with a zero byte, then pads to a 32-bit boundary.
+                    o = (o + 4) & ~3
+                    break
+                }
+                guard let n = body.u8(o + 1), let text = body.slice(o + 2, Int(n)) else {
+                    throw .truncatedSDES(offset: offset)
+                }
+                items.append(RTCPSDESItem(type: type, text: String(decoding: text, as: UTF8.self)))
+                o += 2 + Int(n)
+            }
+            chunks.append((ssrc, items))
+        }
+        return chunks
+    }
+}
