@@ -79,7 +79,7 @@ extension ReplayReport {
             for e in c.malformedExamples { out += "  \(e)\n" }
         }
         if let e = error {
-            out += "error: capture unreadable past byte \(e.offset.map(String.init) ?? "?"): \(e.message); the report covers what came before\n"
+            out += "error: \(e.message); the report covers the frames before that point\n"
         }
         return out
     }
