@@ -31,8 +31,8 @@ struct RTCPCollector {
                     $0.senderReports += 1
                     $0.lastSenderPacketCount = sender.packetCount
                     $0.lastSenderOctetCount = sender.octetCount
-                    $0.lastSenderRTPTimestamp = sender.rtpTimestamp
-                    $0.lastSenderNTPSeconds = Double(sender.ntpTimestamp >> 32)
+                    $0.lastSenderRtpTimestamp = sender.rtpTimestamp
+                    $0.lastSenderNtpSeconds = Double(sender.ntpTimestamp >> 32)
                         + Double(sender.ntpTimestamp & 0xFFFF_FFFF) / 4_294_967_296
                 }
                 add(blocks, from: ssrc)
@@ -57,7 +57,7 @@ struct RTCPCollector {
         if sources[ssrc] == nil {
             sources[ssrc] = .init(
                 ssrc: hex(ssrc), cname: nil, senderReports: 0, receiverReports: 0, byes: 0, lastSenderPacketCount: nil,
-                lastSenderOctetCount: nil, lastSenderRTPTimestamp: nil, lastSenderNTPSeconds: nil)
+                lastSenderOctetCount: nil, lastSenderRtpTimestamp: nil, lastSenderNtpSeconds: nil)
             sourceOrder.append(ssrc)
         }
         change(&sources[ssrc]!)

@@ -83,7 +83,7 @@ struct ReplayEngine {
                 }
             }
         case .notUDP:
-            counters.nonUDPFrames += 1
+            counters.nonUdpFrames += 1
         case .unsupportedLinkType:
             counters.unsupportedLinkTypeFrames += 1
         case .malformed(let why):
@@ -104,7 +104,7 @@ struct ReplayEngine {
             if let b0 = p.u8first, b0 >= 0x41, b0 <= 0x5A, let body = SIPMessage.sdpBody(p) {
                 learnSDP(body)
             } else {
-                counters.nonRTPDatagrams += 1
+                counters.nonRtpDatagrams += 1
             }
             return
         }
@@ -120,9 +120,9 @@ struct ReplayEngine {
             if p.count >= 12 {
                 let key = StreamKey(
                     source: d.source, destination: d.destination, ssrc: p.loadBigEndianUInt32(at: 8))
-                if let s = streams[key] { s.malformed += 1; counters.malformedRTP += 1; return }
+                if let s = streams[key] { s.malformed += 1; counters.malformedRtp += 1; return }
             }
-            counters.nonRTPDatagrams += 1
+            counters.nonRtpDatagrams += 1
             return
         }
         let key = StreamKey(source: d.source, destination: d.destination, ssrc: header.ssrc)
@@ -131,12 +131,12 @@ struct ReplayEngine {
             stream = s
         } else {
             if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(header.ssrc) {
-                counters.nonRTPDatagrams += 1
+                counters.nonRtpDatagrams += 1
                 return
             }
             let (formats, by) = knownFormats(d)
             if by == nil && candidates >= options.maxCandidateFlows {
-                counters.nonRTPDatagrams += 1
+                counters.nonRtpDatagrams += 1
                 return
             }
             order += 1
@@ -158,7 +158,7 @@ struct ReplayEngine {
 
     private mutating func learnSDP(_ body: String) {
         guard let sdp = try? SessionDescription(parsing: body) else { return }
-        counters.sipWithSDP += 1
+        counters.sipWithSdp += 1
         for m in sdp.media where m.port != 0 && m.proto.hasPrefix("RTP") {
             guard let address = m.connectionAddress ?? sdp.connectionAddress else { continue }
             var map: [UInt8: (encoding: String?, clockRate: Int?)] = [:]
@@ -266,7 +266,7 @@ struct ReplayEngine {
         for s in streams.values.sorted(by: { $0.order < $1.order }) {
             guard s.confirmed else {
                 counters.rejectedFlows += 1
-                counters.nonRTPDatagrams += s.statistics.packets
+                counters.nonRtpDatagrams += s.statistics.packets
                 continue
             }
             if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(s.key.ssrc) { continue }
@@ -326,7 +326,7 @@ struct ReplayEngine {
                     meanJitterMs: st.meanJitter, maxJitterMs: st.maxJitter, problems: st.hasProblems,
                     startSeconds: Double(s.firstNanoseconds - base) / 1e9, endSeconds: Double(s.lastNanoseconds - base) / 1e9,
                     digits: digitsOut, digitString: digitsOut.map(\.digit).joined(), wav: audio, wavSkipped: skipped))
-            counters.malformedRTP += 0
+            counters.malformedRtp += 0
         }
         return out
     }

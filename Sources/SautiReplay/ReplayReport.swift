@@ -149,9 +149,9 @@ public struct ReplayReport: Codable, Sendable, Equatable {
         /// The last sender report's octet count.
         public var lastSenderOctetCount: UInt32?
         /// The last sender report's RTP timestamp.
-        public var lastSenderRTPTimestamp: UInt32?
+        public var lastSenderRtpTimestamp: UInt32?
         /// The last sender report's NTP time, as seconds since 1900 (fractional).
-        public var lastSenderNTPSeconds: Double?
+        public var lastSenderNtpSeconds: Double?
     }
 
     /// Reception reports one SSRC made about another.
@@ -183,7 +183,7 @@ public struct ReplayReport: Codable, Sendable, Equatable {
         /// UDP datagrams found.
         public var udpDatagrams = 0
         /// Frames that were not UDP over IP.
-        public var nonUDPFrames = 0
+        public var nonUdpFrames = 0
         /// Frames of link types replay cannot decode.
         public var unsupportedLinkTypeFrames = 0
         /// Frames whose headers lied about their length or were cut short: dropped.
@@ -197,11 +197,11 @@ public struct ReplayReport: Codable, Sendable, Equatable {
         /// IPv4 datagrams whose fragments never all arrived, or were dropped.
         public var ipv4Incomplete = 0
         /// SIP messages carrying SDP.
-        public var sipWithSDP = 0
+        public var sipWithSdp = 0
         /// UDP datagrams that never became part of a stream (not RTP, or a flow that failed probation).
-        public var nonRTPDatagrams = 0
+        public var nonRtpDatagrams = 0
         /// RTP-like packets in known streams that failed to parse (bad padding, truncated CSRC/extension).
-        public var malformedRTP = 0
+        public var malformedRtp = 0
         /// Flows that looked like RTP but never passed probation.
         public var rejectedFlows = 0
 

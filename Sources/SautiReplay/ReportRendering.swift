@@ -74,8 +74,8 @@ extension ReplayReport {
             }
         }
         let c = counters
-        if c.malformedFrames > 0 || c.malformedRTP > 0 || c.ipv4Fragments > 0 || c.unsupportedLinkTypeFrames > 0 {
-            out += "dropped: \(c.malformedFrames) malformed frames, \(c.malformedRTP) malformed RTP, \(c.unsupportedLinkTypeFrames) of unsupported link types; IPv4 fragments \(c.ipv4Fragments) (\(c.ipv4Reassembled) reassembled, \(c.ipv4Incomplete) incomplete)\n"
+        if c.malformedFrames > 0 || c.malformedRtp > 0 || c.ipv4Fragments > 0 || c.unsupportedLinkTypeFrames > 0 {
+            out += "dropped: \(c.malformedFrames) malformed frames, \(c.malformedRtp) malformed RTP, \(c.unsupportedLinkTypeFrames) of unsupported link types; IPv4 fragments \(c.ipv4Fragments) (\(c.ipv4Reassembled) reassembled, \(c.ipv4Incomplete) incomplete)\n"
             for e in c.malformedExamples { out += "  \(e)\n" }
         }
         if let e = error {
