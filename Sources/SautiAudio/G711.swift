@@ -64,10 +64,25 @@ public enum G711 {
         precondition(
             samples.count == codes.count,
             "G711.decode: \(codes.count) codes but room for \(samples.count) samples")
-        let table = law == .ulaw ? ulawDecodeTable : alawDecodeTable
+        // A branch per law rather than `let table = …`: copying the array reference would cost
+        // a retain and release per call, atomics on a count every worker thread shares.
+        switch law {
+        case .ulaw: lookUp(codes, in: ulawDecodeTable, into: samples)
+        case .alaw: lookUp(codes, in: alawDecodeTable, into: samples)
+        }
+    }
+
+    /// `samples[i] = table[codes[i]]` for each `i`; `table` has 256 entries.
+    @inline(__always)
+    private static func lookUp(
+        _ codes: UnsafeBufferPointer<UInt8>,
+        in table: [Int16],
+        into samples: UnsafeMutableBufferPointer<Int16>
+    ) {
         table.withUnsafeBufferPointer { table in
             for i in 0..<codes.count {
-                // Safe: `i` < both counts (checked above); a `UInt8` is < 256, the table's count.
+                // Safe: the caller checked `samples.count == codes.count`; a `UInt8` is < 256,
+                // the table's count.
                 samples[i] = table[Int(codes[i])]
             }
         }

@@ -66,6 +66,9 @@ public struct JitterBuffer {
         public var concealedSamples = 0
         /// The target delay last applied, in ms.
         public var targetDelayMilliseconds = 0
+
+        /// All zero.
+        public init() {}
     }
 
     /// The configuration.
