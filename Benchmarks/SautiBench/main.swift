@@ -1,1 +1,95 @@
-print("bench")
+import Foundation
+
+/// `sauti-bench`: the benchmarks. Build in release mode first; see Benchmarks/README.md.
+///
+///   sauti-bench replay [--streams N] [--packets-per-stream N] [--work DIR]
+///   sauti-bench g711 [--seconds S]
+///   sauti-bench all
+let usage = """
+    usage: sauti-bench replay [--streams N] [--packets-per-stream N] [--work DIR]
+           sauti-bench g711 [--seconds S]
+           sauti-bench all
+    Figures are printed as a table and written as JSON to bench-out/<name>.json.
+    """
+
+func which(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+        let p = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+func writeJSON(_ name: String, _ object: [String: Any]) {
+    try? FileManager.default.createDirectory(atPath: "bench-out", withIntermediateDirectories: true)
+    let path = "bench-out/\(name).json"
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+        try? data.write(to: URL(fileURLWithPath: path))
+        print("wrote \(path)")
+    }
+}
+
+func replayBench(_ args: [String]) throws {
+    var bench = ReplayBenchmark(workDirectory: "bench-out")
+    var it = args.makeIterator()
+    while let a = it.next() {
+        switch a {
+        case "--streams": bench.streams = Int(it.next() ?? "") ?? bench.streams
+        case "--packets-per-stream": bench.packetsPerStream = Int(it.next() ?? "") ?? bench.packetsPerStream
+        case "--work": bench.workDirectory = it.next() ?? bench.workDirectory
+        default: throw BenchError("unknown option \(a)\n\(usage)")
+        }
+    }
+    try FileManager.default.createDirectory(atPath: bench.workDirectory, withIntermediateDirectories: true)
+    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let sauti = here.appendingPathComponent("sauti").path
+    guard FileManager.default.isExecutableFile(atPath: sauti) else {
+        throw BenchError("\(sauti) not found: run `swift build -c release` first")
+    }
+    let tshark = which("tshark")
+    let packets = bench.streams * bench.packetsPerStream
+    print("replay benchmark: \(packets) RTP packets in \(bench.streams) streams (generating the capture if needed)")
+    let rows = try bench.run(sauti: sauti, tshark: tshark)
+    let tsharkRate = rows.first { $0.name.hasPrefix("tshark") }?.packetsPerSecond
+    print("")
+    func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
+        let n = max(0, w - s.count)
+        return left ? s + String(repeating: " ", count: n) : String(repeating: " ", count: n) + s
+    }
+    print(pad("run", 30, left: true) + pad("seconds", 10) + pad("packets/s", 14) + pad("vs tshark", 11) + "  note")
+    for r in rows {
+        let ratio = tsharkRate.map { String(format: "%.1fx", r.packetsPerSecond / $0) } ?? "-"
+        print(
+            pad(r.name, 30, left: true) + pad(String(format: "%.2f", r.seconds), 10)
+                + pad(String(format: "%.0f", r.packetsPerSecond), 14) + pad(ratio, 11) + "  " + r.note)
+    }
+    if tshark == nil { print("tshark not found: install it (scripts/setup.sh) for the comparison") }
+    var json: [String: Any] = ["packets": packets, "streams": bench.streams, "cpu_cores": ProcessInfo.processInfo.activeProcessorCount]
+    json["runs"] = rows.map { ["name": $0.name, "seconds": $0.seconds, "packets_per_second": $0.packetsPerSecond] }
+    if let t = tsharkRate, let r = rows.first { json["report_ratio_vs_tshark"] = r.packetsPerSecond / t }
+    writeJSON("replay", json)
+}
+
+func g711Bench(_ args: [String]) {
+    var seconds = 2.0
+    if let i = args.firstIndex(of: "--seconds"), i + 1 < args.count, let s = Double(args[i + 1]) { seconds = s }
+    let result = g711Benchmark(seconds: seconds)
+    writeJSON("g711", result.figures)
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+do {
+    switch args.first {
+    case "replay": try replayBench(Array(args.dropFirst()))
+    case "g711": g711Bench(Array(args.dropFirst()))
+    case "all":
+        g711Bench([])
+        try replayBench([])
+    default:
+        print(usage)
+        exit(args.first == nil || args.first == "--help" ? 0 : 2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("sauti-bench: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,7 +1,7 @@
 // G.711 µ-law and A-law, bit-exact with the ITU-T G.191 Software Tool Library (STL).
 //
 // The STL encoder truncates the 16-bit input to 14 bits (µ-law) or 13 bits (A-law); other
-// encoders (sox, libsndfile) round or divide differently and disagree at the decision
+// encoders (sox rounds, libsndfile negates) disagree with it at some decision
 // boundaries. The tests check every one of the 65 536 inputs against the STL vectors.
 
 /// A G.711 companding law.

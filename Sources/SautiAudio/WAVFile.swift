@@ -2,7 +2,7 @@
 //
 // µ-law and A-law WAV files are encoded here with `G711` and handed to libsndfile as raw
 // bytes: libsndfile's own G.711 encoder differs from the ITU-T STL reference on 127 of the
-// 65 536 inputs for each law (it divides negative samples, where the STL takes the one's
+// 65 536 inputs for each law (it negates negative samples, where the STL takes the one's
 // complement), and a recording should hold the same codes the wire would.
 
 import CSndFile
@@ -134,9 +134,10 @@ public final class WAVWriter {
         try? close()
     }
 
-    /// Appends interleaved frames. Header is kept valid as it goes (SFC_SET_UPDATE_HEADER_AUTO) so a crash leaves a playable file.
+    /// Appends interleaved frames. The header is kept valid as it goes
+    /// (`SFC_SET_UPDATE_HEADER_AUTO`), so a crash leaves a playable file.
     ///
-    /// Allocates nothing.
+    /// Allocates nothing: G.711 is encoded through a scratch buffer made in `init`.
     /// - Throws: `AudioFileError` if the writer is closed, `samples` is not a whole number of
     ///   frames, or the system refuses the write (disk full, I/O error). `framesWritten` then
     ///   counts what did reach the file.
@@ -150,6 +151,7 @@ public final class WAVWriter {
                 reason: "\(samples.count) samples is not a whole number of \(channels)-channel "
                     + "frames")
         }
+        guard !samples.isEmpty else { return }
         guard let law else {
             let frames = samples.count / channels
             let written = Int(sf_writef_short(file, samples.baseAddress, sf_count_t(frames)))
@@ -182,10 +184,11 @@ public final class WAVWriter {
         }
     }
 
-    /// Flushes, fsyncs (SFC_... / fsync via the file), closes. Idempotent. deinit closes too.
+    /// Finalizes, fsyncs and closes the file. Idempotent; `deinit` closes too (ignoring errors).
     ///
-    /// libsndfile writes its final header (`sf_close`); then the file is fsynced and closed, and
-    /// its directory fsynced so that a new file's name is durable too.
+    /// libsndfile writes its final header (`sf_close`, which leaves our descriptor open); then
+    /// the file is fsynced (`fsync(2)` on that descriptor: libsndfile does not buffer) and
+    /// closed, and its directory fsynced so that a new file's name is durable too.
     /// - Throws: `AudioFileError` naming each step that failed; the writer is closed anyway.
     public func close() throws(AudioFileError) {
         guard let file else { return }
@@ -253,10 +256,11 @@ public enum WAVReader {
                 path: path, reason: "header gives \(channels) channels at \(sampleRate) Hz")
         }
         // Read in chunks, not by the header's frame count: a malformed header could claim
-        // anything, and the reservation is capped for the same reason.
-        let chunkFrames = 4096
+        // anything, so it only sizes a capped first reservation.
+        let claimed = Int(clamping: max(info.frames, 0)).multipliedReportingOverflow(by: channels)
         var samples: [Int16] = []
-        samples.reserveCapacity(min(max(Int(info.frames), 0), 1 << 24) * channels)
+        samples.reserveCapacity(claimed.overflow ? 0 : min(claimed.partialValue, 1 << 22))
+        let chunkFrames = 4096
         var chunk = [Int16](repeating: 0, count: chunkFrames * channels)
         while true {
             let frames = chunk.withUnsafeMutableBufferPointer {

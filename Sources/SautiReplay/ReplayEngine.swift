@@ -6,7 +6,7 @@ import SautiWire
 struct ReplayEngine {
     let options: ReplayOptions
     let fileName: String
-    private var streams: [StreamKey: ReplayStream] = [:]
+    private var streams = FlowTable()
     private var candidates = 0
     private var order = 0
     private var counters = ReplayReport.Counters()
@@ -57,7 +57,7 @@ struct ReplayEngine {
         counters.ipv4Incomplete = reassembler.incomplete + reassembler.dropped
         report.streams = finishStreams()
         report.rtcp = rtcp.summary(clockOf: { ssrc in
-            streams.values.first(where: { $0.key.ssrc == ssrc && $0.confirmed }).flatMap { s in
+            streams.all.first(where: { $0.key.ssrc == ssrc && $0.confirmed }).flatMap { s in
                 s.audioCodec?.clockRate
                     ?? s.audioPayloadType.map { s.analysisClock[Int($0)] }.flatMap { $0 > 0 ? $0 : nil }
             }
@@ -144,7 +144,7 @@ struct ReplayEngine {
                 key: key, order: order, firstNanoseconds: ns, firstSequence: header.sequenceNumber, formats: formats,
                 detectedBy: by)
             if by == nil { candidates += 1 }
-            streams[key] = stream
+            streams.insert(stream, for: key)
         }
         ingest(header, packet: p, into: stream, at: ns)
     }
@@ -223,31 +223,27 @@ struct ReplayEngine {
         }
     }
 
-    /// Writes one played-out frame: to memory while the stream is on probation, to its WAV after.
+    /// Collects one played-out frame; while the stream is on probation it stays in memory,
+    /// after that it reaches the WAV in chunks of about a second (one write, one header
+    /// update per chunk rather than per frame).
     static func write(_ frame: UnsafeBufferPointer<Int16>, for s: ReplayStream, options: ReplayOptions) {
         s.samplesOut += frame.count
         guard s.wavError == nil else { return }
-        guard s.confirmed, let dir = options.outputDirectory else {
-            s.pendingSamples.append(contentsOf: frame)
-            return
-        }
-        if s.writer == nil {
-            let path = dir + "/" + wavName(s)
-            do {
-                let w = try WAVWriter(path: path, sampleRate: s.audioCodec?.clockRate ?? 8000)
-                s.writer = w
-                s.wavPath = path
-                if !s.pendingSamples.isEmpty {
-                    try s.pendingSamples.withUnsafeBufferPointer { try w.write($0) }
-                    s.pendingSamples = []
-                }
-            } catch {
-                s.wavError = "\(error)"
-                return
-            }
-        }
+        s.pendingSamples.append(contentsOf: frame)
+        if s.confirmed && s.pendingSamples.count >= 8192 { flush(s, options: options) }
+    }
+
+    /// Writes what is collected to the stream's WAV, opening it first if needed.
+    static func flush(_ s: ReplayStream, options: ReplayOptions) {
+        guard s.wavError == nil, let dir = options.outputDirectory else { return }
         do {
-            try s.writer!.write(frame)
+            if s.writer == nil {
+                let path = dir + "/" + wavName(s)
+                s.writer = try WAVWriter(path: path, sampleRate: s.audioCodec?.clockRate ?? 8000)
+                s.wavPath = path
+            }
+            try s.pendingSamples.withUnsafeBufferPointer { try s.writer!.write($0) }
+            s.pendingSamples.removeAll(keepingCapacity: true)
         } catch {
             s.wavError = "\(error)"
         }
@@ -263,7 +259,7 @@ struct ReplayEngine {
     private mutating func finishStreams() -> [ReplayReport.Stream] {
         var out: [ReplayReport.Stream] = []
         let base = firstFrameNanoseconds ?? 0
-        for s in streams.values.sorted(by: { $0.order < $1.order }) {
+        for s in streams.all.sorted(by: { $0.order < $1.order }) {
             guard s.confirmed else {
                 counters.rejectedFlows += 1
                 counters.nonRtpDatagrams += s.statistics.packets
@@ -277,6 +273,7 @@ struct ReplayEngine {
                 if var jb = s.jitterBuffer {
                     jb.finish { ReplayEngine.write($0, for: s, options: options) }
                     s.jitterBuffer = jb
+                    ReplayEngine.flush(s, options: options)
                     do { try s.writer?.close() } catch { s.wavError = "\(error)" }
                     if let err = s.wavError {
                         skipped = "writing the WAV failed: \(err)"

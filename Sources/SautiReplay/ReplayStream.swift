@@ -76,11 +76,15 @@ final class ReplayStream {
         }
     }
 
-    func isTelephoneEvent(_ pt: UInt8) -> Bool {
-        if let e = formats[pt]?.encoding { return e.lowercased() == "telephone-event" }
-        // Without SDP, 101 is the customary choice (Wireshark's default too).
-        return pt == 101 && formats[pt] == nil
+    /// Which payload types carry RFC 4733 events: SDP's or decode-as's word, else 101,
+    /// the customary choice (Wireshark's default too). A table: it is asked per packet.
+    lazy var telephoneEventTypes: [Bool] = (0..<128).map { pt in
+        if let f = formats[UInt8(pt)] { return f.encoding?.lowercased() == "telephone-event" }
+        return pt == 101
     }
+
+    @inline(__always)
+    func isTelephoneEvent(_ pt: UInt8) -> Bool { telephoneEventTypes[Int(pt & 0x7F)] }
 
     /// The clock of the telephone events: SDP's, else the audio clock, else estimated, else 8 kHz.
     func eventClock(_ pt: UInt8) -> Int {

@@ -29,7 +29,7 @@ extension ReplayReport {
         } else {
             let header = [
                 pad("Source", 22, left: true), pad("Destination", 22, left: true), pad("SSRC", 10, left: true),
-                pad("Codec", 16, left: true), pad("Pkts", 7), pad("Lost", 6), pad("Lost%", 6), pad("Dups", 5),
+                pad("Codec", 20, left: true), pad("Pkts", 7), pad("Lost", 6), pad("Lost%", 6), pad("Dups", 5),
                 pad("OOO", 4), pad("Rst", 3), pad("MinΔms", 8), pad("MeanΔms", 8), pad("MaxΔms", 9), pad("MeanJms", 8),
                 pad("MaxJms", 8), pad("Start s", 10), pad("End s", 10), " Digits",
             ]
@@ -37,7 +37,7 @@ extension ReplayReport {
             for s in streams {
                 let row = [
                     pad(s.source, 22, left: true), pad(s.destination, 22, left: true), pad(s.ssrc, 10, left: true),
-                    pad(s.codecs.joined(separator: ","), 16, left: true), pad("\(s.packets)", 7), pad("\(s.lost)", 6),
+                    pad(s.codecs.joined(separator: ","), 20, left: true), pad("\(s.packets)", 7), pad("\(s.lost)", 6),
                     pad(f(s.lostPercent, 1), 6), pad("\(s.duplicates)", 5), pad("\(s.outOfOrder)", 4),
                     pad("\(s.sequenceRestarts)", 3), pad(f(s.minDeltaMs), 8), pad(f(s.meanDeltaMs), 8),
                     pad(f(s.maxDeltaMs), 9), pad(f(s.meanJitterMs), 8), pad(f(s.maxJitterMs), 8),

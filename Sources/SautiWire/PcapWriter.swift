@@ -15,6 +15,12 @@ public struct PcapWriter {
         append32(UInt32(LinkType.ethernet))
     }
 
+    /// Forgets the bytes written so far, the file header included: for writing a large
+    /// file in pieces, where only the first piece carries the header.
+    public mutating func dropHeader() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     /// Appends one Ethernet/IPv4/UDP frame carrying `payload`.
     public mutating func appendUDP(
         timestampNanoseconds: Int64, source: (address: UInt32, port: UInt16), destination: (address: UInt32, port: UInt16),

@@ -121,7 +121,9 @@ public enum RTCP {
     public static func parseCompound(_ data: UnsafeRawBufferPointer) throws(RTCPParseError) -> [RTCPPacket] {
         var packets: [RTCPPacket] = []
         var offset = 0
-        while offset < data.count {
+        // Some senders leave a few stray bytes after the last packet; fewer than a header's
+        // worth cannot be a packet, and are ignored (as Wireshark does).
+        while data.count - offset >= 4 || (offset == 0 && data.count > 0) {
             guard let b0 = data.u8(offset), let type = data.u8(offset + 1), let words = data.be16(offset + 2) else {
                 throw .truncatedHeader(offset: offset)
             }

@@ -137,7 +137,7 @@ public enum SIPMessage {
         guard datagram.count > 12 else { return nil }
         // A SIP start line: "SIP/2.0 ..." or "<METHOD> <uri> SIP/2.0".
         let head = String(decoding: datagram.prefix(min(datagram.count, 256)), as: UTF8.self)
-        let firstLine = head.prefix { $0 != "\r" && $0 != "\n" }
+        let firstLine = head.prefix { !$0.isNewline }
         guard firstLine.hasPrefix("SIP/2.0 ") || firstLine.hasSuffix(" SIP/2.0") else { return nil }
         // The body starts after the first empty line (CRLF CRLF, or bare LF LF).
         var bodyStart = -1
@@ -161,7 +161,7 @@ public enum SIPMessage {
         guard bodyStart >= 0 else { return nil }
         let headers = String(decoding: datagram[0..<headerEnd], as: UTF8.self).lowercased()
         var isSDP = false
-        for line in headers.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) {
+        for line in headers.split(whereSeparator: { $0.isNewline }) {
             if line.hasPrefix("content-type:") || line.hasPrefix("c:") {
                 isSDP = line.contains("application/sdp")
             }

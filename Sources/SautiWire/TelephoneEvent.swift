@@ -78,7 +78,9 @@ public struct DetectedDigit: Equatable, Sendable {
 /// identified by its RTP timestamp; it is reported when it ends.
 public struct TelephoneEventTracker: Sendable {
     private var current: DetectedDigit?
-    private var currentEnded = false
+    /// True when no event is open (none yet, or the last one ended).
+    @usableFromInline
+    var currentEnded = true
     /// Timestamps of recently finished events, so late end retransmissions are ignored.
     private var recentlyFinished: [UInt32] = []
 
@@ -127,8 +129,15 @@ public struct TelephoneEventTracker: Sendable {
     }
 
     /// Audio resumed after an event: an event that never ended is over (RFC 4733 §2.5.2.1).
+    @inlinable
     public mutating func audioResumed() -> DetectedDigit? {
-        guard current != nil, !currentEnded else { return nil }
+        guard !currentEnded else { return nil }
+        return closeUnended()
+    }
+
+    @usableFromInline
+    mutating func closeUnended() -> DetectedDigit? {
+        guard current != nil else { return nil }
         return finishCurrent(keep: false)
     }
 

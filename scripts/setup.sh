@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the project needs from Debian's archive, if it is missing.
+# Idempotent: with everything present it installs nothing and does not touch the network.
+set -euo pipefail
+
+# The C libraries the package links (pkg-config finds them) and the real peers the
+# tests and benchmarks run: tshark (Wireshark's analysis), sox (WAV checks, G.711 peer).
+packages=(pkg-config libsndfile1-dev tshark sox)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  # tshark asks whether non-root users may capture; the default (no) is fine here.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "setup: add /opt/swift/usr/bin to PATH" >&2
+  else
+    echo "setup: the Swift 6.3 toolchain is not installed (expected at /opt/swift)" >&2
+    exit 1
+  fi
+fi
