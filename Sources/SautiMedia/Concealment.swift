@@ -82,15 +82,17 @@ public struct WaveformConcealer {
 
     private mutating func push(_ frame: UnsafeBufferPointer<Int16>) {
         let n = frame.count
-        if n >= history.count {
-            for i in 0..<history.count { history[i] = frame[n - history.count + i] }
-            return
-        }
-        // Shift left by n, then append.
         history.withUnsafeMutableBufferPointer { h in
+            if n >= h.count {
+                _ = h.update(fromContentsOf: frame[(n - h.count)...])
+                return
+            }
+            // Slide the history left by n (overlapping move), then append the frame.
             let keep = h.count - n
-            for i in 0..<keep { h[i] = h[i + n] }
-            for i in 0..<n { h[keep + i] = frame[i] }
+            let base = h.baseAddress!
+            // Safe: both ranges lie within the buffer; `update(from:count:)` handles the overlap as memmove.
+            base.update(from: base + n, count: keep)
+            (base + keep).update(from: frame.baseAddress!, count: n)
         }
     }
 

@@ -221,7 +221,9 @@ public struct JitterBuffer {
         stored += 1
         let base = slot * configuration.maxPayloadBytes
         payloads.withUnsafeMutableBytes { dst in
-            for i in 0..<length { dst[base + i] = payload[i] }
+            // Safe: length ≤ maxPayloadBytes and ≤ payload.count, so both ranges are in bounds.
+            UnsafeMutableRawBufferPointer(rebasing: dst[base..<(base + length)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[0..<length]))
         }
         endTimestamp = max(endTimestamp, ts + Int64(length))
         statistics.inserted += 1
@@ -233,23 +235,26 @@ public struct JitterBuffer {
         let frameStart = playTimestamp
         let frameEnd = frameStart + Int64(n)
         var coveredCount = 0
-        for i in 0..<n { covered[i] = false }
         let codec = configuration.codec
         let maxPayload = configuration.maxPayloadBytes
         frame.withUnsafeMutableBufferPointer { out in
-            payloads.withUnsafeBytes { store in
-                for slot in 0..<slotUsed.count where slotUsed[slot] {
-                    let s = slotTimestamp[slot]
-                    let e = s + Int64(slotLength[slot])
-                    guard s < frameEnd && e > frameStart else { continue }
-                    let from = max(s, frameStart)
-                    let to = min(e, frameEnd)
-                    let payload = UnsafeRawBufferPointer(rebasing: store[(slot * maxPayload)..<(slot * maxPayload + slotLength[slot])])
-                    let dst = UnsafeMutableBufferPointer(rebasing: out[Int(from - frameStart)..<Int(to - frameStart)])
-                    codec.decode(payload, samples: Int(from - s)..<Int(to - s), into: dst)
-                    for k in Int(from - frameStart)..<Int(to - frameStart) where !covered[k] {
-                        covered[k] = true
-                        coveredCount += 1
+            covered.withUnsafeMutableBufferPointer { covered in
+                covered.update(repeating: false)
+                payloads.withUnsafeBytes { store in
+                    for slot in 0..<slotUsed.count where slotUsed[slot] {
+                        let s = slotTimestamp[slot]
+                        let e = s + Int64(slotLength[slot])
+                        guard s < frameEnd && e > frameStart else { continue }
+                        let from = Int(max(s, frameStart) - frameStart)
+                        let to = Int(min(e, frameEnd) - frameStart)
+                        let base = slot * maxPayload
+                        let payload = UnsafeRawBufferPointer(rebasing: store[base..<(base + slotLength[slot])])
+                        let offset = Int(frameStart - s)
+                        codec.decode(payload, samples: (from + offset)..<(to + offset), into: UnsafeMutableBufferPointer(rebasing: out[from..<to]))
+                        for k in from..<to where !covered[k] {
+                            covered[k] = true
+                            coveredCount += 1
+                        }
                     }
                 }
             }

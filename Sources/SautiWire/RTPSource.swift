@@ -60,8 +60,6 @@ public struct RTPSourceState: Sendable {
     public private(set) var restarts: UInt64 = 0
     /// Packets expected before the current run (sum over earlier runs).
     private var expectedBeforeRestart: UInt64 = 0
-    /// Packets received before the current run.
-    private var receivedBeforeRestart: UInt64 = 0
     /// Bitmap of the last 1024 sequence numbers received, for duplicate detection.
     private var seen = SeenWindow()
 
@@ -107,8 +105,10 @@ public struct RTPSourceState: Sendable {
                     // The probation packets count: they were RTP all along.
                     let first = seq &- UInt16(RTPSourceState.minSequential - 1)
                     initSequence(first)
+                    // The probation packets may straddle 65535 → 0: then the run is in its second cycle.
+                    if seq < first { cycles = 1 << 16 }
                     for k in 0..<RTPSourceState.minSequential {
-                        seen.mark(UInt32(first &+ UInt16(k)))
+                        seen.mark(baseSeq + UInt32(k))
                     }
                     maxSeq = seq
                     received = UInt64(RTPSourceState.minSequential)
@@ -129,7 +129,6 @@ public struct RTPSourceState: Sendable {
             if UInt32(seq) == badSeq {
                 // Two sequential packets: the source restarted. Keep the old run's counts.
                 expectedBeforeRestart += UInt64(extendedMax &- baseSeq &+ 1)
-                receivedBeforeRestart += received
                 restarts += 1
                 initSequence(seq)
                 received += 1
@@ -158,8 +157,9 @@ public struct RTPSourceState: Sendable {
         return UInt32(truncatingIfNeeded: Int64(extendedMax) + Int64(d))
     }
 
-    /// Received over all runs (duplicates included).
-    public var totalReceived: UInt64 { receivedBeforeRestart + received }
+    /// Received over all runs (duplicates included). `received` is not reset by a restart,
+    /// so it already is this total.
+    public var totalReceived: UInt64 { received }
 }
 
 /// A sliding bitmap of the last 1024 extended sequence numbers, for duplicate detection.

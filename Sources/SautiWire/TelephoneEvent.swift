@@ -121,9 +121,11 @@ public struct TelephoneEventTracker: Sendable {
             durationUnits: Int(event.duration), endPackets: event.isEnd ? 1 : 0, sawMarker: marker, packets: 1)
         currentEnded = false
         if event.isEnd {
+            // Only one digit can be returned: if this packet closed an unfinished event, that
+            // one goes out now and this one on its next end packet, audioResumed or finish.
+            if finished != nil { return finished }
             currentEnded = true
-            let done = finishCurrent(keep: true)
-            return finished ?? done
+            return finishCurrent(keep: true)
         }
         return finished
     }

@@ -1,1 +1,0 @@
-// SautiAudio: samples in, samples out.
