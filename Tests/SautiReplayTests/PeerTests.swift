@@ -82,6 +82,30 @@ import Testing
     }
 }
 
+extension PeerTests {
+    @Test("progress goes to stderr for a capture over a few MB, and not with --quiet")
+    func progress() throws {
+        let dir = Paths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var w = PcapWriter()
+        for i in 0..<25_000 {
+            let h = RTPHeader(payloadType: 8, sequenceNumber: UInt16(truncatingIfNeeded: 60_000 + i), timestamp: UInt32(i * 160), ssrc: 7)
+            w.appendUDP(timestampNanoseconds: Int64(i) * 20_000_000, source: (0x7F00_0001, 4000), destination: (0x7F00_0001, 5000), payload: h.packet(payload: [UInt8](repeating: 0xD5, count: 160)))
+        }
+        let path = dir + "/big.pcap"
+        try Data(w.bytes).write(to: URL(fileURLWithPath: path))
+        let loud = try run(Paths.sauti, ["replay", path])
+        #expect(loud.status == 0)
+        #expect(loud.stderr.contains("replay: 100%"), "\(loud.stderr)")
+        let quiet = try run(Paths.sauti, ["replay", path, "--quiet", "--json"])
+        #expect(quiet.stderr.isEmpty)
+        // The sequence wrapped 65535 → 0 and nothing was lost.
+        let report = try ReplayReport.decode(json: Data(quiet.stdout.utf8))
+        #expect(report.streams.count == 1)
+        #expect(report.streams.first?.packets == 25_000 && report.streams.first?.lost == 0 && report.streams.first?.expected == 25_000)
+    }
+}
+
 /// A small seeded generator (SplitMix64), so a failing case can be replayed by its seed.
 struct SplitMix {
     var state: UInt64
