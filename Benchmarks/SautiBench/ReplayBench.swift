@@ -59,21 +59,27 @@ struct ReplayBenchmark {
         var note: String
     }
 
-    /// Runs each tool once on the capture, timing wall-clock.
+    /// Runs each tool `repeats` times on the capture, timing wall-clock; reports the median.
+    var repeats = 3
+
     func run(sauti: String, tshark: String?) throws -> [Row] {
         let (path, packets) = try generateCapture()
         var rows: [Row] = []
         func time(_ name: String, _ exe: String, _ args: [String], note: String) throws {
-            let start = DispatchTime.now()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            let secs = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-            guard p.terminationStatus == 0 else { throw BenchError("\(name) exited \(p.terminationStatus)") }
-            rows.append(Row(name: name, seconds: secs, packetsPerSecond: Double(packets) / secs, note: note))
+            var times: [Double] = []
+            for _ in 0..<max(1, repeats) {
+                let start = DispatchTime.now()
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: exe)
+                p.arguments = args
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                p.waitUntilExit()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+                guard p.terminationStatus == 0 else { throw BenchError("\(name) exited \(p.terminationStatus)") }
+            }
+            let secs = times.sorted()[times.count / 2]
+            rows.append(Row(name: name, seconds: secs, packetsPerSecond: Double(packets) / secs, note: note + ", median of \(times.count)"))
         }
         let wavDir = workDirectory + "/replay-bench-wav"
         try? FileManager.default.removeItem(atPath: wavDir)

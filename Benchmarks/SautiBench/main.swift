@@ -6,7 +6,7 @@ import Foundation
 ///   sauti-bench g711 [--seconds S]
 ///   sauti-bench all
 let usage = """
-    usage: sauti-bench replay [--streams N] [--packets-per-stream N] [--work DIR]
+    usage: sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.
@@ -37,6 +37,7 @@ func replayBench(_ args: [String]) throws {
         case "--streams": bench.streams = Int(it.next() ?? "") ?? bench.streams
         case "--packets-per-stream": bench.packetsPerStream = Int(it.next() ?? "") ?? bench.packetsPerStream
         case "--work": bench.workDirectory = it.next() ?? bench.workDirectory
+        case "--repeats": bench.repeats = Int(it.next() ?? "") ?? bench.repeats
         default: throw BenchError("unknown option \(a)\n\(usage)")
         }
     }

@@ -1,12 +1,12 @@
 import SautiWire
 
-/// An open-addressing hash table from stream key to stream, with a cheap multiplicative
+/// An open-addressing hash table from stream key to the stream's index, with a cheap multiplicative
 /// hash instead of SipHash: replay looks one up per packet, and a capture is not an
 /// adversary that can choose keys to collide (a hostile one costs time, never memory or
 /// correctness: probing is linear and the table grows at half load).
 struct FlowTable {
     private var keys: [StreamKey?]
-    private var values: [ReplayStream?]
+    private var values: [Int32]
     private var mask: Int
     private(set) var count = 0
 
@@ -14,7 +14,7 @@ struct FlowTable {
         var c = 16
         while c < capacity * 2 { c <<= 1 }
         keys = [StreamKey?](repeating: nil, count: c)
-        values = [ReplayStream?](repeating: nil, count: c)
+        values = [Int32](repeating: -1, count: c)
         mask = c - 1
     }
 
@@ -35,16 +35,17 @@ struct FlowTable {
         return Int(truncatingIfNeeded: h) & mask
     }
 
-    subscript(key: StreamKey) -> ReplayStream? {
+    subscript(key: StreamKey) -> Int? {
         var i = FlowTable.slot(key, mask)
         while let k = keys[i] {
-            if k == key { return values[i] }
+            if k == key { return Int(values[i]) }
             i = (i + 1) & mask
         }
         return nil
     }
 
-    mutating func insert(_ value: ReplayStream, for key: StreamKey) {
+    mutating func insert(_ index: Int, for key: StreamKey) {
+        let value = Int32(index)
         if (count + 1) * 2 > keys.count { grow() }
         var i = FlowTable.slot(key, mask)
         while let k = keys[i] {
@@ -60,15 +61,12 @@ struct FlowTable {
     }
 
     private mutating func grow() {
-        let old = zip(keys, values).compactMap { k, v in k.map { ($0, v!) } }
+        let old = zip(keys, values).compactMap { k, v in k.map { ($0, Int(v)) } }
         let c = keys.count * 2
         keys = [StreamKey?](repeating: nil, count: c)
-        values = [ReplayStream?](repeating: nil, count: c)
+        values = [Int32](repeating: -1, count: c)
         mask = c - 1
         count = 0
         for (k, v) in old { insert(v, for: k) }
     }
-
-    /// Every stream, in no particular order.
-    var all: [ReplayStream] { values.compactMap { $0 } }
 }

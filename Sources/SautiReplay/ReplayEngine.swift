@@ -6,7 +6,8 @@ import SautiWire
 struct ReplayEngine {
     let options: ReplayOptions
     let fileName: String
-    private var streams = FlowTable()
+    private var flows = FlowTable()
+    private var streams: [ReplayStream] = []
     private var candidates = 0
     private var order = 0
     private var counters = ReplayReport.Counters()
@@ -56,10 +57,11 @@ struct ReplayEngine {
         counters.ipv4Reassembled = reassembler.reassembled
         counters.ipv4Incomplete = reassembler.incomplete + reassembler.dropped
         report.streams = finishStreams()
+        let streams = self.streams
         report.rtcp = rtcp.summary(clockOf: { ssrc in
-            streams.all.first(where: { $0.key.ssrc == ssrc && $0.confirmed }).flatMap { s in
+            streams.first(where: { $0.key.ssrc == ssrc && $0.confirmed }).flatMap { s in
                 s.audioCodec?.clockRate
-                    ?? s.audioPayloadType.map { s.analysisClock[Int($0)] }.flatMap { $0 > 0 ? $0 : nil }
+                    ?? s.audioPayloadType.map { Int(s.analysisClock[Int($0)]) }.flatMap { $0 > 0 ? $0 : nil }
             }
         })
         report.counters = counters
@@ -120,15 +122,15 @@ struct ReplayEngine {
             if p.count >= 12 {
                 let key = StreamKey(
                     source: d.source, destination: d.destination, ssrc: p.loadBigEndianUInt32(at: 8))
-                if let s = streams[key] { s.malformed += 1; counters.malformedRtp += 1; return }
+                if let i = flows[key] { streams[i].malformed += 1; counters.malformedRtp += 1; return }
             }
             counters.nonRtpDatagrams += 1
             return
         }
         let key = StreamKey(source: d.source, destination: d.destination, ssrc: header.ssrc)
-        let stream: ReplayStream
-        if let s = streams[key] {
-            stream = s
+        let index: Int
+        if let i = flows[key] {
+            index = i
         } else {
             if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(header.ssrc) {
                 counters.nonRtpDatagrams += 1
@@ -139,14 +141,20 @@ struct ReplayEngine {
                 counters.nonRtpDatagrams += 1
                 return
             }
-            order += 1
-            stream = ReplayStream(
-                key: key, order: order, firstNanoseconds: ns, firstSequence: header.sequenceNumber, formats: formats,
-                detectedBy: by)
+            index = streams.count
+            streams.append(
+                ReplayStream(
+                    key: key, order: index + 1, firstNanoseconds: ns, firstSequence: header.sequenceNumber,
+                    formats: formats, detectedBy: by))
             if by == nil { candidates += 1 }
-            streams.insert(stream, for: key)
+            flows.insert(index, for: key)
         }
-        ingest(header, packet: p, into: stream, at: ns)
+        let relativeMs = Double(ns - (firstFrameNanoseconds ?? ns)) / 1e6
+        if streams[index].ingest(
+            header, packet: p, at: ns, relativeMilliseconds: relativeMs, outputDirectory: options.outputDirectory)
+        {
+            candidates -= 1
+        }
     }
 
     /// Formats known for a datagram's endpoints, and how (SDP or decode-as).
@@ -167,121 +175,29 @@ struct ReplayEngine {
         }
     }
 
-    private mutating func ingest(_ h: RTPHeader, packet: UnsafeRawBufferPointer, into s: ReplayStream, at ns: Int64) {
-        let pt = h.payloadType
-        let relativeMs = Double(ns - (firstFrameNanoseconds ?? ns)) / 1e6
-        s.statistics.add(
-            timeMilliseconds: relativeMs, sequence: h.sequenceNumber, timestamp: h.timestamp, marker: h.marker,
-            payloadType: pt, clockRate: s.analysisClock[Int(pt)])
-        s.payloadTypeCounts[Int(pt)] += 1
-        s.lastNanoseconds = ns
-        let outcome = s.source.update(h.sequenceNumber)
-        if !s.confirmed && s.source.isValid {
-            s.confirmed = true
-            candidates -= 1
-        }
-        let payload = h.payload(in: packet)
-        if s.isTelephoneEvent(pt) {
-            if let ev = TelephoneEvent(parsing: payload) {
-                if let done = s.events.ingest(ev, rtpTimestamp: h.timestamp, marker: h.marker, arrivalNanoseconds: ns) {
-                    record(done, in: s)
-                }
-                // Later packets of a reported event refresh its duration and end count.
-                if let last = s.events.lastEvent, let i = s.digits.lastIndex(where: { $0.rtpTimestamp == last.rtpTimestamp }) {
-                    s.digits[i] = last
-                }
-            }
-            return
-        }
-        if pt == 13 || pt == 19 { return }  // comfort noise: not audio to decode
-        if let done = s.events.audioResumed() { record(done, in: s) }
-        // Estimate the audio clock from arrivals (for event durations when nothing says it).
-        if outcome == .inOrder, let last = s.lastAudio, h.timestamp != last.timestamp {
-            let dt = Double(ns - last.arrival) / 1e9
-            if dt > 0.005 && dt < 0.5 {
-                let r = Double(h.timestamp &- last.timestamp) / dt
-                s.clockEstimate = s.clockEstimate == 0 ? r : s.clockEstimate * 0.9 + r * 0.1
-            }
-        }
-        s.lastAudio = (h.timestamp, ns)
-        if s.audioPayloadType == nil {
-            s.audioPayloadType = pt
-            s.audioCodec = AudioCodec(payloadType: pt, encoding: s.formats[pt]?.encoding)
-        }
-        guard options.outputDirectory != nil, pt == s.audioPayloadType, let codec = s.audioCodec else { return }
-        if s.jitterBuffer == nil { s.jitterBuffer = JitterBuffer(configuration: .init(codec: codec)) }
-        if outcome == .duplicate { return }
-        let emit = { (frame: UnsafeBufferPointer<Int16>) in ReplayEngine.write(frame, for: s, options: options) }
-        _ = s.jitterBuffer!.insert(timestamp: h.timestamp, marker: h.marker, arrival: ns, payload: payload, emit: emit)
-    }
-
-    private func record(_ digit: DetectedDigit, in s: ReplayStream) {
-        if let i = s.digits.lastIndex(where: { $0.rtpTimestamp == digit.rtpTimestamp && $0.event == digit.event }) {
-            s.digits[i] = digit
-        } else {
-            s.digits.append(digit)
-        }
-    }
-
-    /// Collects one played-out frame; while the stream is on probation it stays in memory,
-    /// after that it reaches the WAV in chunks of about a second (one write, one header
-    /// update per chunk rather than per frame).
-    static func write(_ frame: UnsafeBufferPointer<Int16>, for s: ReplayStream, options: ReplayOptions) {
-        s.samplesOut += frame.count
-        guard s.wavError == nil else { return }
-        s.pendingSamples.append(contentsOf: frame)
-        if s.confirmed && s.pendingSamples.count >= 8192 { flush(s, options: options) }
-    }
-
-    /// Writes what is collected to the stream's WAV, opening it first if needed.
-    static func flush(_ s: ReplayStream, options: ReplayOptions) {
-        guard s.wavError == nil, let dir = options.outputDirectory else { return }
-        do {
-            if s.writer == nil {
-                let path = dir + "/" + wavName(s)
-                s.writer = try WAVWriter(path: path, sampleRate: s.audioCodec?.clockRate ?? 8000)
-                s.wavPath = path
-            }
-            try s.pendingSamples.withUnsafeBufferPointer { try s.writer!.write($0) }
-            s.pendingSamples.removeAll(keepingCapacity: true)
-        } catch {
-            s.wavError = "\(error)"
-        }
-    }
-
-    static func wavName(_ s: ReplayStream) -> String {
-        func clean(_ e: Endpoint) -> String {
-            "\(e.address)".map { $0 == ":" ? "." : $0 }.reduce(into: "") { $0.append($1) } + "-\(e.port)"
-        }
-        return "stream\(s.order)_\(hex(s.key.ssrc))_\(clean(s.key.source))_to_\(clean(s.key.destination)).wav"
-    }
-
     private mutating func finishStreams() -> [ReplayReport.Stream] {
         var out: [ReplayReport.Stream] = []
         let base = firstFrameNanoseconds ?? 0
-        for s in streams.all.sorted(by: { $0.order < $1.order }) {
-            guard s.confirmed else {
+        for i in streams.indices {
+            guard streams[i].confirmed else {
                 counters.rejectedFlows += 1
-                counters.nonRtpDatagrams += s.statistics.packets
+                counters.nonRtpDatagrams += streams[i].statistics.packets
                 continue
             }
-            if !options.ssrcFilter.isEmpty && !options.ssrcFilter.contains(s.key.ssrc) { continue }
-            if let done = s.events.finish() { record(done, in: s) }
+            if let done = streams[i].events.finish() { streams[i].record(done) }
+            let s = streams[i]
             var audio: ReplayReport.Audio? = nil
             var skipped: String? = nil
             if options.outputDirectory != nil {
-                if var jb = s.jitterBuffer {
-                    jb.finish { ReplayEngine.write($0, for: s, options: options) }
-                    s.jitterBuffer = jb
-                    ReplayEngine.flush(s, options: options)
-                    do { try s.writer?.close() } catch { s.wavError = "\(error)" }
-                    if let err = s.wavError {
+                if let a = s.audio {
+                    a.finish()
+                    if let err = a.error {
                         skipped = "writing the WAV failed: \(err)"
-                    } else if let path = s.wavPath, let codec = s.audioCodec {
-                        let st = jb.statistics
+                    } else {
+                        let st = a.jitterBuffer.statistics
                         audio = .init(
-                            path: path, sampleRate: codec.clockRate, samples: s.samplesOut,
-                            durationSeconds: Double(s.samplesOut) / Double(codec.clockRate),
+                            path: a.path, sampleRate: a.codec.clockRate, samples: a.samplesOut,
+                            durationSeconds: Double(a.samplesOut) / Double(a.codec.clockRate),
                             decodedFrames: st.decodedFrames, concealedFrames: st.concealedFrames, latePackets: st.late,
                             targetDelayMs: st.targetDelayMilliseconds)
                     }
@@ -313,7 +229,7 @@ struct ReplayEngine {
                         s.isTelephoneEvent(UInt8(pt)) ? "telephone-event" : s.encoding(of: UInt8(pt)) ?? "PT\(pt)"
                     },
                     clockRate: s.audioCodec?.clockRate
-                        ?? s.audioPayloadType.flatMap { s.analysisClock[Int($0)] > 0 ? s.analysisClock[Int($0)] : nil },
+                        ?? s.audioPayloadType.flatMap { s.analysisClock[Int($0)] > 0 ? Int(s.analysisClock[Int($0)]) : nil },
                     detectedBy: s.detectedBy, packets: st.packets, expected: expected, lost: st.lost,
                     lostPercent: expected == 0 ? 0 : Double(st.lost) * 100 / Double(expected),
                     lostDistinct: max(0, Int(s.source.expected) - uniqueReceived),
