@@ -23,7 +23,7 @@ struct ReplayBenchmark {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return rng >> 33
         }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var w = PcapWriter()

@@ -9,7 +9,8 @@ struct ReplayEngine {
     private var flows = FlowTable()
     private var streams: [ReplayStream] = []
     private var candidates = 0
-    private var order = 0
+    private var nextOrder = 0
+    private var lastSweep = Int64.min / 2
     private var counters = ReplayReport.Counters()
     private var reassembler = IPv4Reassembler()
     /// Payload formats learned from SDP, by the endpoint that receives them.
@@ -138,13 +139,17 @@ struct ReplayEngine {
             }
             let (formats, by) = knownFormats(d)
             if by == nil && candidates >= options.maxCandidateFlows {
-                counters.nonRtpDatagrams += 1
-                return
+                sweepCandidates(now: ns)
+                if candidates >= options.maxCandidateFlows {
+                    counters.nonRtpDatagrams += 1
+                    return
+                }
             }
             index = streams.count
+            nextOrder += 1
             streams.append(
                 ReplayStream(
-                    key: key, order: index + 1, firstNanoseconds: ns, firstSequence: header.sequenceNumber,
+                    key: key, order: nextOrder, firstNanoseconds: ns, firstSequence: header.sequenceNumber,
                     formats: formats, detectedBy: by))
             if by == nil { candidates += 1 }
             flows.insert(index, for: key)
@@ -155,6 +160,34 @@ struct ReplayEngine {
         {
             candidates -= 1
         }
+    }
+
+    /// Forgets candidate flows that have been silent for 2 s: a real stream's second packet
+    /// comes within a few frames, so they failed probation. Keeps a flood of one-packet
+    /// flows from filling the table and locking real streams out.
+    private mutating func sweepCandidates(now: Int64) {
+        // At most ten sweeps a second of capture time: under a dense flood nothing is old
+        // enough to go, and sweeping per packet would cost O(flows) each.
+        guard now - lastSweep >= 100_000_000 else { return }
+        lastSweep = now
+        let horizon = now - 2_000_000_000
+        var kept: [ReplayStream] = []
+        kept.reserveCapacity(streams.count)
+        var removed = 0
+        for s in streams {
+            if s.confirmed || s.lastNanoseconds >= horizon {
+                kept.append(s)
+            } else {
+                removed += 1
+                counters.rejectedFlows += 1
+                counters.nonRtpDatagrams += s.statistics.packets
+            }
+        }
+        guard removed > 0 else { return }
+        streams = kept
+        flows = FlowTable(capacity: max(1024, kept.count))
+        for (i, s) in streams.enumerated() { flows.insert(i, for: s.key) }
+        candidates -= removed
     }
 
     /// Formats known for a datagram's endpoints, and how (SDP or decode-as).

@@ -23,7 +23,7 @@ struct ReplayStream {
     var confirmed: Bool
     var statistics = WiresharkStatistics()
     var source: RTPSourceState
-    var payloadTypeCounts = [UInt32](repeating: 0, count: 128)
+    var payloadTypeCounts: [UInt32]
     var firstNanoseconds: Int64
     var lastNanoseconds: Int64
     /// Clock for Wireshark's jitter, per payload type.
@@ -51,16 +51,31 @@ struct ReplayStream {
         self.formats = formats
         self.detectedBy = detectedBy ?? "probation"
         self.confirmed = detectedBy != nil
-        self.analysisClock = (0..<128).map { pt in
+        if formats.isEmpty {
+            // Most flows (and every hostile one) know no formats: share one copy of the tables.
+            (analysisClock, telephoneEventTypes) = (Self.defaultClocks, Self.defaultEventTypes)
+        } else {
+            (analysisClock, telephoneEventTypes) = Self.tables(formats)
+        }
+        payloadTypeCounts = Self.zeroCounts
+    }
+
+    private static let zeroCounts = [UInt32](repeating: 0, count: 128)
+    private static let defaultClocks = tables([:]).clocks
+    private static let defaultEventTypes = tables([:]).events
+
+    private static func tables(_ formats: FormatMap) -> (clocks: [Int32], events: [Bool]) {
+        let clocks: [Int32] = (0..<128).map { pt in
             if pt < 96 { return Int32(WiresharkClock.staticClock(UInt8(pt))) }
             guard let f = formats[UInt8(pt)] else { return 0 }
             return Int32(WiresharkClock.dynamicClock(encoding: f.encoding, rate: f.clockRate))
         }
         // SDP's or decode-as's word; else 101, the customary choice (Wireshark's default too).
-        self.telephoneEventTypes = (0..<128).map { pt in
+        let events: [Bool] = (0..<128).map { pt in
             if let f = formats[UInt8(pt)] { return f.encoding?.lowercased() == "telephone-event" }
             return pt == 101
         }
+        return (clocks, events)
     }
 
     @inline(__always)

@@ -152,4 +152,28 @@ import Testing
         #expect(report.streams[0].wav == nil)
         #expect(report.streams[0].wavSkipped?.contains("not decoded") == true)
     }
+
+    @Test("a flood of random version-2 datagrams: no stream from it, bounded memory, and a real stream after it is still found")
+    func hostileFlood() {
+        var rng = SplitMix(seed: 42)
+        var w = PcapWriter()
+        // One-packet flows, 200 a second: each fails probation and is swept 2 s later.
+        for i in 0..<20_000 {
+            var bytes = (0..<60).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            bytes[0] = 0x80  // version 2, no padding, extension or CSRC
+            bytes[1] &= 0x7F
+            w.appendUDP(timestampNanoseconds: Int64(i) * 5_000_000, source: (0x7F00_0001, 4000), destination: (0x7F00_0002, 5000), payload: bytes)
+        }
+        for i in 0..<50 {
+            let h = RTPHeader(payloadType: 0, sequenceNumber: UInt16(i), timestamp: UInt32(i * 160), ssrc: 0xFEED)
+            w.appendUDP(timestampNanoseconds: 100_000_000_000 + Int64(i) * 20_000_000, source: (0x7F00_0001, 4002), destination: (0x7F00_0002, 5002), payload: h.packet(payload: [UInt8](repeating: 0xFF, count: 160)))
+        }
+        var options = ReplayOptions()
+        options.maxCandidateFlows = 1000
+        let report = w.bytes.withUnsafeBytes { Replay.run(bytes: $0, name: "flood", options: options) }
+        #expect(report.streams.map(\.ssrc) == ["0x0000FEED"], "seed 42")
+        #expect(report.streams.first?.packets == 50)
+        #expect(report.counters.rejectedFlows == 20_000)
+        #expect(report.counters.nonRtpDatagrams == 20_000)
+    }
 }
