@@ -53,7 +53,7 @@ public struct SessionDescription: Equatable, Sendable {
         var sessionAddress: IPAddress? = nil
         var media: [SDPMedia] = []
         var lineNumber = 0
-        for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
             if line.isEmpty { continue }
@@ -115,6 +115,8 @@ public struct SessionDescription: Equatable, Sendable {
             }
         }
         guard !media.isEmpty else { throw .noMedia }
+        // A medium without its own c= is reached at the session's address.
+        for i in media.indices where media[i].connectionAddress == nil { media[i].connectionAddress = sessionAddress }
         self.connectionAddress = sessionAddress
         self.media = media
     }
