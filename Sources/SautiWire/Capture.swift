@@ -132,7 +132,7 @@ public struct CaptureReader {
         nanosecond = magic == 0xA1B2_3C4D
         format = nanosecond ? .pcapNanosecond : .pcap
         guard let link = bytes.u32(20, bigEndian: bigEndian) else {
-            throw .truncated(offset: bytes.count, what: "pcap file header needs 24 bytes")
+            throw .truncated(offset: 0, what: "pcap file header needs 24 bytes, the file has \(bytes.count)")
         }
         // The upper bits may carry FCS information; the link type is the low 16.
         pcapLinkType = link & 0xFFFF

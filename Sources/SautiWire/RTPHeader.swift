@@ -108,6 +108,22 @@ public struct RTPHeader: Equatable, Sendable {
         UnsafeRawBufferPointer(rebasing: packet[payloadOffset..<(payloadOffset + payloadLength)])
     }
 
+    /// Writes the fixed header and the CSRC list (at most 15; `csrcCount` is taken from it)
+    /// into `buffer`. Returns the bytes written, or nil if `buffer` is too small or the list too long.
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer, csrcs: some Collection<UInt32>) -> Int? {
+        guard csrcs.count <= 15, buffer.count >= 12 + 4 * csrcs.count else { return nil }
+        var h = self
+        h.csrcCount = UInt8(csrcs.count)
+        guard h.serialize(into: buffer) != nil else { return nil }
+        var o = 12
+        for c in csrcs {
+            buffer.storeBE32(c, at: o)
+            o += 4
+        }
+        return o
+    }
+
     /// Bytes `serialize(into:)` writes: 12 plus 4 per CSRC (extension and padding are not written).
     public var serializedLength: Int { 12 + Int(csrcCount) * 4 }
 

@@ -446,10 +446,10 @@ enum ErrorKind: Equatable {
         out.append(BadCapture(name: "empty file", bytes: [], kind: .truncated, offset: 0))
         out.append(BadCapture(name: "3 bytes", bytes: Array(good.prefix(3)), kind: .truncated, offset: 0))
         out.append(
-            BadCapture(name: "truncated pcap file header", bytes: Array(good.prefix(14)), kind: .truncated, offset: 14))
+            BadCapture(name: "truncated pcap file header", bytes: Array(good.prefix(14)), kind: .truncated, offset: 0))
         out.append(
             BadCapture(
-                name: "pcap file header 1 byte short", bytes: Array(good.prefix(23)), kind: .truncated, offset: 23))
+                name: "pcap file header 1 byte short", bytes: Array(good.prefix(23)), kind: .truncated, offset: 0))
         out.append(
             BadCapture(
                 name: "not a capture (a zip)", bytes: [0x50, 0x4B, 3, 4] + Array(repeating: 0, count: 30),

@@ -199,3 +199,22 @@ import Testing
         ([0x80, 200] as [UInt8]).withUnsafeBytes { #expect(RTPHeader.looksLikeRTCP($0)) }
     }
 }
+
+@Test("a header with a CSRC list serializes and parses back to the same fields")
+func csrcRoundTrip() throws {
+    let h = RTPHeader(marker: true, payloadType: 8, sequenceNumber: 65535, timestamp: 0xDEAD_BEEF, ssrc: 0x0102_0304)
+    var bytes = [UInt8](repeating: 0, count: 12 + 8 + 3)
+    let written = bytes.withUnsafeMutableBytes { h.serialize(into: $0, csrcs: [0xAAAA_0001, 0xDEAD_BEEF]) }
+    #expect(written == 20)
+    let parsed = try bytes.withUnsafeBytes { try RTPHeader(parsing: $0) }
+    #expect(parsed.csrcCount == 2 && parsed.marker && parsed.payloadType == 8 && parsed.sequenceNumber == 65535)
+    #expect(parsed.timestamp == 0xDEAD_BEEF && parsed.ssrc == 0x0102_0304 && parsed.payloadLength == 3)
+    bytes.withUnsafeBytes { raw in
+        #expect(parsed.csrc(0, in: raw) == 0xAAAA_0001 && parsed.csrc(1, in: raw) == 0xDEAD_BEEF)
+    }
+    var small = [UInt8](repeating: 0, count: 19)
+    #expect(small.withUnsafeMutableBytes { h.serialize(into: $0, csrcs: [1, 2]) } == nil)
+    var room = [UInt8](repeating: 0, count: 100)
+    #expect(room.withUnsafeMutableBytes { h.serialize(into: $0, csrcs: [UInt32](repeating: 1, count: 16)) } == nil)
+}
+
