@@ -3,6 +3,12 @@
 // Debian's C libraries, each behind a `systemLibrary` target (DESIGN.md).
 import PackageDescription
 
+// The media path (wire parsing, codecs, the engine) is compiled optimized in every
+// configuration: the steady state's no-allocation guarantee holds only for specialized
+// generic code (unspecialized stdlib generics box their elements on the heap), and the
+// tests check that guarantee under `swift test`.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
 let package = Package(
     name: "Sautikit",
     products: [
@@ -20,27 +26,32 @@ let package = Package(
             providers: [.apt(["libsndfile1-dev"])]
         ),
 
+        // epoll, timerfd, eventfd, recvmmsg/sendmmsg: what Swift's Glibc module lacks.
+        .target(name: "CSautiLinux"),
+
         // Bytes on the wire: RTP, RTCP, RFC 4733, SDP, pcap/pcapng. No I/O, no C.
-        .target(name: "SautiWire"),
+        .target(name: "SautiWire", swiftSettings: hotPath),
         // Samples in, samples out: G.711, WAV files.
-        .target(name: "SautiAudio", dependencies: ["CSndFile"]),
-        // The real-time engine; for now the jitter buffer and concealment the replay plays through.
-        .target(name: "SautiMedia", dependencies: ["SautiWire", "SautiAudio"]),
+        .target(name: "SautiAudio", dependencies: ["CSndFile"], swiftSettings: hotPath),
+        // The real-time engine: media workers, legs, jitter buffers, concealment.
+        .target(name: "SautiMedia", dependencies: ["SautiWire", "SautiAudio", "CSautiLinux"], swiftSettings: hotPath),
         // Offline pipeline: capture → streams → stats, DTMF, RTCP, WAV, report.
         .target(name: "SautiReplay", dependencies: ["SautiWire", "SautiAudio", "SautiMedia"]),
         // The command line.
-        .executableTarget(name: "sauti", dependencies: ["SautiReplay"]),
+        .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia"]),
 
         // Benchmarks (not part of `swift test`): `swift run -c release sauti-bench`.
         .executableTarget(
             name: "sauti-bench",
-            dependencies: ["SautiWire", "SautiAudio", "SautiReplay"],
+            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay"],
             path: "Benchmarks/SautiBench"
         ),
 
         .testTarget(name: "SautiWireTests", dependencies: ["SautiWire"]),
         .testTarget(name: "SautiAudioTests", dependencies: ["SautiAudio"]),
-        .testTarget(name: "SautiMediaTests", dependencies: ["SautiMedia"]),
+        // Counts heap allocations on opted-in threads (wraps malloc): tests only.
+        .target(name: "CSautiAllocCounter", path: "Tests/CSautiAllocCounter"),
+        .testTarget(name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay"]),
     ],
     swiftLanguageModes: [.v6]

@@ -77,14 +77,9 @@ public struct JitterBuffer {
     public private(set) var statistics = Statistics()
 
     private let clockRate: Int64
-    private var payloads: [UInt8]
-    private var slotTimestamp: [Int64]
-    private var slotLength: [Int]
-    private var slotUsed: [Bool]
-    private var stored = 0
+    private var store: PacketStore
     private var frame: [Int16]
     private var scratch: [Int16]
-    private var covered: [Bool]
     private var concealer: WaveformConcealer
 
     private var started = false
@@ -107,13 +102,11 @@ public struct JitterBuffer {
         precondition(configuration.capacity > 0 && configuration.capacity & (configuration.capacity - 1) == 0)
         self.configuration = configuration
         clockRate = Int64(configuration.codec.clockRate)
-        payloads = [UInt8](repeating: 0, count: configuration.capacity * configuration.maxPayloadBytes)
-        slotTimestamp = [Int64](repeating: 0, count: configuration.capacity)
-        slotLength = [Int](repeating: 0, count: configuration.capacity)
-        slotUsed = [Bool](repeating: false, count: configuration.capacity)
+        store = PacketStore(
+            capacity: configuration.capacity, maxPayloadBytes: configuration.maxPayloadBytes,
+            frameSamples: configuration.frameSamples)
         frame = [Int16](repeating: 0, count: configuration.frameSamples)
         scratch = [Int16](repeating: 0, count: configuration.frameSamples)
-        covered = [Bool](repeating: false, count: configuration.frameSamples)
         concealer = WaveformConcealer(sampleRate: configuration.codec.clockRate)
         delayNanoseconds = Int64(configuration.minDelayMilliseconds) * 1_000_000
     }
@@ -146,7 +139,7 @@ public struct JitterBuffer {
         while deadline(of: playTimestamp) <= now {
             // Past the end of everything received, wait for more rather than conceal forever;
             // the gap is filled when the next packet arrives or at `finish`.
-            if playTimestamp >= endTimestamp && stored == 0 { return }
+            if playTimestamp >= endTimestamp && store.count == 0 { return }
             playFrame(emit: emit)
         }
     }
@@ -193,7 +186,7 @@ public struct JitterBuffer {
             } else {
                 jitterScaled += d - ((jitterScaled + 8) >> 4)
                 advance(relative: arrival, emit: emit)
-                if marker && stored == 0 && ts >= playTimestamp {
+                if marker && store.count == 0 && ts >= playTimestamp {
                     // A talk spurt starts: the moment to apply a new target delay. Keep the
                     // timeline: the silence until this packet is played as the gap it is.
                     reanchor(arrival: arrival, timestamp: ts)
@@ -207,23 +200,15 @@ public struct JitterBuffer {
             reanchor(arrival: arrival, timestamp: ts)
             return .late
         }
-        for i in 0..<slotUsed.count where slotUsed[i] && slotTimestamp[i] == ts {
+        switch store.insert(timestamp: ts, samples: length, payload: payload) {
+        case .duplicate:
             statistics.duplicates += 1
             return .duplicate
-        }
-        guard let slot = slotUsed.firstIndex(of: false) else {
+        case .full:
             statistics.overflow += 1
             return .full
-        }
-        slotUsed[slot] = true
-        slotTimestamp[slot] = ts
-        slotLength[slot] = length
-        stored += 1
-        let base = slot * configuration.maxPayloadBytes
-        payloads.withUnsafeMutableBytes { dst in
-            // Safe: length ≤ maxPayloadBytes and ≤ payload.count, so both ranges are in bounds.
-            UnsafeMutableRawBufferPointer(rebasing: dst[base..<(base + length)])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[0..<length]))
+        case .inserted:
+            break
         }
         endTimestamp = max(endTimestamp, ts + Int64(length))
         statistics.inserted += 1
@@ -232,53 +217,25 @@ public struct JitterBuffer {
 
     private mutating func playFrame(emit: (UnsafeBufferPointer<Int16>) -> Void) {
         let n = configuration.frameSamples
-        let frameStart = playTimestamp
-        let frameEnd = frameStart + Int64(n)
-        var coveredCount = 0
         let codec = configuration.codec
-        let maxPayload = configuration.maxPayloadBytes
-        frame.withUnsafeMutableBufferPointer { out in
-            covered.withUnsafeMutableBufferPointer { covered in
-                covered.update(repeating: false)
-                payloads.withUnsafeBytes { store in
-                    for slot in 0..<slotUsed.count where slotUsed[slot] {
-                        let s = slotTimestamp[slot]
-                        let e = s + Int64(slotLength[slot])
-                        guard s < frameEnd && e > frameStart else { continue }
-                        let from = Int(max(s, frameStart) - frameStart)
-                        let to = Int(min(e, frameEnd) - frameStart)
-                        let base = slot * maxPayload
-                        let payload = UnsafeRawBufferPointer(rebasing: store[base..<(base + slotLength[slot])])
-                        let offset = Int(frameStart - s)
-                        codec.decode(payload, samples: (from + offset)..<(to + offset), into: UnsafeMutableBufferPointer(rebasing: out[from..<to]))
-                        for k in from..<to where !covered[k] {
-                            covered[k] = true
-                            coveredCount += 1
-                        }
-                    }
-                }
+        var partial = false
+        let covered = frame.withUnsafeMutableBufferPointer { out in
+            store.render(from: playTimestamp, codec: codec, into: out) { out, covered in
+                // Fill what no packet covered from the concealer's continuation.
+                partial = true
+                scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
+                for k in 0..<out.count where !covered[k] { out[k] = scratch[k] }
             }
         }
-        // Release packets wholly played.
-        for slot in 0..<slotUsed.count where slotUsed[slot] && slotTimestamp[slot] + Int64(slotLength[slot]) <= frameEnd {
-            slotUsed[slot] = false
-            stored -= 1
-        }
-        if coveredCount == n {
-            frame.withUnsafeMutableBufferPointer { concealer.good($0) }
-            statistics.decodedFrames += 1
-        } else if coveredCount == 0 {
-            frame.withUnsafeMutableBufferPointer { concealer.conceal($0) }
+        if covered == 0 {
             statistics.concealedFrames += 1
             statistics.concealedSamples += n
         } else {
-            scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
-            for k in 0..<n where !covered[k] { frame[k] = scratch[k] }
             frame.withUnsafeMutableBufferPointer { concealer.good($0) }
             statistics.decodedFrames += 1
-            statistics.concealedSamples += n - coveredCount
+            if partial { statistics.concealedSamples += n - covered }
         }
-        playTimestamp = frameEnd
+        playTimestamp += Int64(n)
         frame.withUnsafeBufferPointer { emit($0) }
     }
 }

@@ -60,6 +60,14 @@ public struct RTCPSenderInfo: Equatable, Sendable, Codable {
     public var packetCount: UInt32
     /// Payload octets the sender has sent.
     public var octetCount: UInt32
+
+    /// Sender information with the given fields.
+    public init(ntpTimestamp: UInt64, rtpTimestamp: UInt32, packetCount: UInt32, octetCount: UInt32) {
+        self.ntpTimestamp = ntpTimestamp
+        self.rtpTimestamp = rtpTimestamp
+        self.packetCount = packetCount
+        self.octetCount = octetCount
+    }
 }
 
 /// One SDES item (type and text) of a chunk.
@@ -225,5 +233,181 @@ public enum RTCP {
             chunks.append((ssrc, items))
         }
         return chunks
+    }
+}
+
+/// One packet of a validated compound RTCP datagram, read in place: what the live media
+/// plane uses, since it allocates nothing (`RTCP.parseCompound` builds arrays).
+public struct RTCPPacketView {
+    /// The packet type (200 SR, 201 RR, 202 SDES, 203 BYE, …).
+    public let type: UInt8
+    /// The 5-bit count field (report blocks, chunks, sources).
+    public let count: UInt8
+    /// The body after the 4-byte header, padding removed.
+    public let body: UnsafeRawBufferPointer
+
+    /// The sender SSRC of an SR or RR.
+    public var senderSSRC: UInt32? {
+        type == RTCPPacketType.senderReport || type == RTCPPacketType.receiverReport ? body.be32(0) : nil
+    }
+
+    /// The sender information of an SR.
+    public var senderInfo: RTCPSenderInfo? {
+        guard type == RTCPPacketType.senderReport, body.count >= 24 else { return nil }
+        return RTCPSenderInfo(
+            ntpTimestamp: UInt64(body.be32(4)!) << 32 | UInt64(body.be32(8)!), rtpTimestamp: body.be32(12)!,
+            packetCount: body.be32(16)!, octetCount: body.be32(20)!)
+    }
+
+    /// Report blocks of an SR or RR.
+    public var reportCount: Int {
+        type == RTCPPacketType.senderReport || type == RTCPPacketType.receiverReport ? Int(count) : 0
+    }
+
+    /// Report block `index` of an SR or RR.
+    public func reportBlock(_ index: Int) -> RTCPReportBlock? {
+        guard index >= 0, index < reportCount else { return nil }
+        let o = (type == RTCPPacketType.senderReport ? 24 : 4) + index * 24
+        guard let ssrc = body.be32(o), let lossWord = body.be32(o + 4), let high = body.be32(o + 8),
+            let jitter = body.be32(o + 12), let lsr = body.be32(o + 16), let dlsr = body.be32(o + 20)
+        else { return nil }
+        return RTCPReportBlock(
+            ssrc: ssrc, fractionLost: UInt8(lossWord >> 24), cumulativeLost: Int32(bitPattern: lossWord << 8) >> 8,
+            highestSequence: high, jitter: jitter, lastSR: lsr, delaySinceLastSR: dlsr)
+    }
+}
+
+extension RTCP {
+    /// Validates a compound datagram as `parseCompound` does, then hands each packet to
+    /// `visit` in order. Nothing is visited if any packet is malformed. Allocates nothing.
+    public static func forEachPacket(
+        in data: UnsafeRawBufferPointer, _ visit: (RTCPPacketView) -> Void
+    ) throws(RTCPParseError) {
+        try walk(data) { _ in }
+        try walk(data, visit)
+    }
+
+    private static func walk(_ data: UnsafeRawBufferPointer, _ visit: (RTCPPacketView) -> Void) throws(RTCPParseError) {
+        var offset = 0
+        while data.count - offset >= 4 || (offset == 0 && data.count > 0) {
+            guard let b0 = data.u8(offset), let type = data.u8(offset + 1), let words = data.be16(offset + 2) else {
+                throw .truncatedHeader(offset: offset)
+            }
+            guard b0 >> 6 == 2 else { throw .badVersion(b0 >> 6, offset: offset) }
+            let total = 4 + Int(words) * 4
+            guard let packet = data.slice(offset, total) else {
+                throw .lengthOverrun(offset: offset, declared: total, available: data.count - offset)
+            }
+            var end = total
+            if b0 & 0x20 != 0 {
+                let pad = Int(packet[total - 1])
+                guard pad > 0, pad <= total - 4 else { throw .badPadding(offset: offset) }
+                end -= pad
+            }
+            let count = b0 & 0x1F
+            let body = UnsafeRawBufferPointer(rebasing: packet[4..<end])
+            try check(type: type, count: count, body: body, offset: offset)
+            visit(RTCPPacketView(type: type, count: count, body: body))
+            offset += total
+        }
+    }
+
+    /// The structural checks of one packet, without building anything.
+    private static func check(type: UInt8, count: UInt8, body: UnsafeRawBufferPointer, offset: Int) throws(RTCPParseError) {
+        switch type {
+        case RTCPPacketType.senderReport:
+            guard body.count >= 24 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
+        case RTCPPacketType.receiverReport:
+            guard body.count >= 4 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
+        case RTCPPacketType.goodbye:
+            guard body.count >= Int(count) * 4 else { throw .badByeLength(offset: offset) }
+            let reasonAt = Int(count) * 4
+            if let n = body.u8(reasonAt), n > 0, body.slice(reasonAt + 1, Int(n)) == nil { throw .badByeLength(offset: offset) }
+        case RTCPPacketType.sourceDescription:
+            var o = 0
+            for _ in 0..<Int(count) {
+                guard body.be32(o) != nil else { throw .truncatedSDES(offset: offset) }
+                o += 4
+                while true {
+                    guard let t = body.u8(o) else { throw .truncatedSDES(offset: offset) }
+                    if t == 0 {
+                        o = (o + 4) & ~3
+                        break
+                    }
+                    guard let n = body.u8(o + 1), body.slice(o + 2, Int(n)) != nil else { throw .truncatedSDES(offset: offset) }
+                    o += 2 + Int(n)
+                }
+            }
+        case RTCPPacketType.transportFeedback, RTCPPacketType.payloadFeedback:
+            guard body.count >= 8 else { throw .badFeedbackLength(type: type, offset: offset) }
+        default:
+            break
+        }
+    }
+}
+
+/// Writes RTCP compound packets into a caller's buffer, allocating nothing.
+public enum RTCPWriter {
+    /// Writes an SR (when `sender` is given) or an RR with `blocks` (at most 31), followed by an
+    /// SDES with one CNAME item, as RFC 3550 §6.1 requires of every compound packet.
+    /// Returns the bytes written, or nil if `buffer` is too small or the CNAME over 255 bytes.
+    public static func writeReport(
+        into buffer: UnsafeMutableRawBufferPointer, ssrc: UInt32, sender: RTCPSenderInfo?,
+        blocks: some Collection<RTCPReportBlock>, cname: UnsafeRawBufferPointer
+    ) -> Int? {
+        guard blocks.count <= 31, cname.count <= 255 else { return nil }
+        let reportLength = 8 + (sender == nil ? 0 : 20) + 24 * blocks.count
+        // SDES: header 4, SSRC 4, item 2 + text, end byte(s), padded to 4.
+        let sdesBody = 4 + 2 + cname.count + 1
+        let sdesLength = 4 + (sdesBody + 3) & ~3
+        guard buffer.count >= reportLength + sdesLength else { return nil }
+        buffer[0] = 0x80 | UInt8(blocks.count)
+        buffer[1] = sender == nil ? RTCPPacketType.receiverReport : RTCPPacketType.senderReport
+        buffer.storeBE16(UInt16(reportLength / 4 - 1), at: 2)
+        buffer.storeBE32(ssrc, at: 4)
+        var o = 8
+        if let s = sender {
+            buffer.storeBE32(UInt32(truncatingIfNeeded: s.ntpTimestamp >> 32), at: o)
+            buffer.storeBE32(UInt32(truncatingIfNeeded: s.ntpTimestamp), at: o + 4)
+            buffer.storeBE32(s.rtpTimestamp, at: o + 8)
+            buffer.storeBE32(s.packetCount, at: o + 12)
+            buffer.storeBE32(s.octetCount, at: o + 16)
+            o += 20
+        }
+        for b in blocks {
+            buffer.storeBE32(b.ssrc, at: o)
+            let lost = UInt32(bitPattern: max(min(b.cumulativeLost, 0x7F_FFFF), -0x80_0000)) & 0xFF_FFFF
+            buffer.storeBE32(UInt32(b.fractionLost) << 24 | lost, at: o + 4)
+            buffer.storeBE32(b.highestSequence, at: o + 8)
+            buffer.storeBE32(b.jitter, at: o + 12)
+            buffer.storeBE32(b.lastSR, at: o + 16)
+            buffer.storeBE32(b.delaySinceLastSR, at: o + 20)
+            o += 24
+        }
+        let sdesStart = o
+        buffer[o] = 0x81
+        buffer[o + 1] = RTCPPacketType.sourceDescription
+        buffer.storeBE16(UInt16(sdesLength / 4 - 1), at: o + 2)
+        buffer.storeBE32(ssrc, at: o + 4)
+        buffer[o + 8] = 1  // CNAME
+        buffer[o + 9] = UInt8(cname.count)
+        for i in 0..<cname.count { buffer[o + 10 + i] = cname[i] }
+        o += 10 + cname.count
+        // The item list ends with a zero byte; pad with zeros to the 32-bit boundary.
+        while o < sdesStart + sdesLength {
+            buffer[o] = 0
+            o += 1
+        }
+        return o
+    }
+
+    /// Writes a BYE for `ssrc` (no reason). Returns 8, or nil if `buffer` is too small.
+    public static func writeBye(into buffer: UnsafeMutableRawBufferPointer, ssrc: UInt32) -> Int? {
+        guard buffer.count >= 8 else { return nil }
+        buffer[0] = 0x81
+        buffer[1] = RTCPPacketType.goodbye
+        buffer.storeBE16(1, at: 2)
+        buffer.storeBE32(ssrc, at: 4)
+        return 8
     }
 }

@@ -39,6 +39,18 @@ public struct TelephoneEvent: Equatable, Sendable {
     /// The DTMF character for the event code (0–9, *, #, A–D), or nil for other events.
     public var digit: Character? { TelephoneEvent.digit(for: event) }
 
+    /// The event code of a DTMF character (0–9, *, #, A–D), or nil.
+    public static func code(for digit: Character) -> UInt8? {
+        switch digit {
+        case "0"..."9": return digit.asciiValue! - UInt8(ascii: "0")
+        case "*": return 10
+        case "#": return 11
+        case "A"..."D": return digit.asciiValue! - UInt8(ascii: "A") + 12
+        case "a"..."d": return digit.asciiValue! - UInt8(ascii: "a") + 12
+        default: return nil
+        }
+    }
+
     /// The DTMF character for an event code, or nil for non-DTMF events.
     public static func digit(for event: UInt8) -> Character? {
         switch event {

@@ -322,3 +322,32 @@ private func sdesSummary(_ packets: [RTCPPacket]) -> [String] {
 private func be32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
     (0..<4).reduce(0) { $0 << 8 | UInt32(bytes[offset + $1]) }
 }
+
+@Test("the in-place visitor accepts and rejects exactly what parseCompound does, and reads the same fields")
+func visitorAgreesWithParser() {
+    var rng = UInt64(7)
+    func next() -> UInt8 {
+        rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return UInt8(truncatingIfNeeded: rng >> 33)
+    }
+    let sr: [UInt8] = [0x81, 0xC8, 0x00, 0x0C] + (0..<48).map { UInt8($0) }
+    let sdes: [UInt8] = [0x81, 0xCA, 0x00, 0x02, 0, 0, 0, 1, 1, 1, 0x41, 0]
+    for i in 0..<3000 {
+        var bytes = i % 2 == 0 ? sr + sdes : (0..<Int(next() % 64)).map { _ in next() }
+        if i % 2 == 0 { for _ in 0..<Int(next() % 3) { bytes[Int(next()) % bytes.count] = next() } }
+        bytes.withUnsafeBytes { raw in
+            let parsed = try? RTCP.parseCompound(raw)
+            var visited: [RTCPPacketView] = []
+            let ok = (try? RTCP.forEachPacket(in: raw) { visited.append($0) }) != nil
+            #expect(ok == (parsed != nil), "iteration \(i), seed 7")
+            guard let parsed, ok else { return }
+            #expect(visited.count == parsed.count, "iteration \(i)")
+            for (v, p) in zip(visited, parsed) {
+                if case .senderReport(let ssrc, let info, let blocks) = p {
+                    #expect(v.senderSSRC == ssrc && v.senderInfo == info)
+                    #expect((0..<v.reportCount).compactMap { v.reportBlock($0) } == blocks)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+import CSautiLinux
+import SautiAudio
+import SautiWire
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One call leg's media state: sockets, RTP in and out, jitter buffer, digits, RTCP.
+/// Owned by one media worker and touched only on its thread (checked in debug builds);
+/// the control side holds a `MediaLeg` and talks to it through the worker's commands.
+final class Leg: @unchecked Sendable {
+    let id: UInt64
+    var configuration: LegConfiguration
+    let rtp: UDPSocket
+    let rtcp: UDPSocket
+    let pool: PortPool
+    let events: AsyncStream<LegEvent>.Continuation
+    let published: SharedStatistics
+
+    // Remote addresses, as sockaddr so a per-packet check allocates nothing.
+    var remote: (sockaddr_storage, socklen_t)?
+    var remoteRTCP: (sockaddr_storage, socklen_t)?
+    var remoteEndpoint: Endpoint?
+
+    // Inbound.
+    var statistics = LegStatistics()
+    var jitterBuffer: LiveJitterBuffer
+    var source: RTPSourceState?
+    var remoteSSRC: UInt32 = 0
+    var arrivalJitter = InterarrivalJitter()
+    var lastReceiveNanoseconds: Int64 = 0
+    var timedOut = false
+    var tracker = TelephoneEventTracker()
+    var lastEventPacketNanoseconds: Int64 = 0
+    var collection: DigitCollectionSpec?
+    var collected = ""
+    var collectionStarted: Int64 = 0
+    var lastDigitNanoseconds: Int64 = 0
+    // RTCP in: the last SR's middle NTP bits and when it came, for our RR's LSR/DLSR.
+    var lastSRMiddle: UInt32 = 0
+    var lastSRArrival: Int64 = 0
+    var expectedPrior: UInt64 = 0
+    var receivedPrior: UInt64 = 0
+
+    // Outbound.
+    let ssrc: UInt32
+    var sequence: UInt16
+    var timestamp: UInt32
+    var first = true
+    var sourceObject: FrameSource?
+    var sinks: [FrameSink] = []
+    var pendingDigits: [(digit: Character, durationMs: Int)] = []
+    var sentDigits = ""
+    var sendingEvent: (event: UInt8, timestamp: UInt32, duration: Int, target: Int, endsSent: Int)?
+    var eventGapTicks = 0
+    var lastRTCPSent: Int64 = 0
+    var octetsSent: UInt32 = 0
+
+    // Buffers, made once.
+    let frameSamples: Int
+    var inFrame: [Int16]
+    var outFrame: [Int16]
+    var packet: [UInt8]
+    var rtcpBuffer: [UInt8]
+    let cnameBytes: [UInt8]
+
+    init(
+        id: UInt64, configuration: LegConfiguration, sockets: (rtp: UDPSocket, rtcp: UDPSocket), pool: PortPool,
+        events: AsyncStream<LegEvent>.Continuation, published: SharedStatistics, now: Int64
+    ) {
+        self.id = id
+        self.configuration = configuration
+        self.rtp = sockets.rtp
+        self.rtcp = sockets.rtcp
+        self.pool = pool
+        self.events = events
+        self.published = published
+        frameSamples = configuration.codec.clockRate / 50
+        jitterBuffer = LiveJitterBuffer(
+            codec: configuration.codec, minDelayMilliseconds: configuration.minJitterDelayMilliseconds,
+            maxDelayMilliseconds: configuration.maxJitterDelayMilliseconds)
+        var rng = SystemRandomNumberGenerator()
+        ssrc = rng.next()
+        sequence = rng.next()
+        timestamp = rng.next()
+        inFrame = [Int16](repeating: 0, count: frameSamples)
+        outFrame = [Int16](repeating: 0, count: frameSamples)
+        packet = [UInt8](repeating: 0, count: 12 + frameSamples * 2 + 64)
+        rtcpBuffer = [UInt8](repeating: 0, count: 1500)
+        cnameBytes = Array(configuration.cname.utf8.prefix(255))
+        lastReceiveNanoseconds = now
+        lastRTCPSent = now
+        applyRemote()
+    }
+
+    /// Takes the remote addresses from the configuration.
+    func applyRemote() {
+        if let r = configuration.remote {
+            remote = SocketAddress.make(r)
+            remoteEndpoint = r
+            let rr = configuration.remoteRTCP ?? (configuration.rtcpMux ? r : Endpoint(address: r.address, port: r.port &+ 1))
+            remoteRTCP = SocketAddress.make(rr)
+        } else {
+            remote = nil
+            remoteRTCP = nil
+            remoteEndpoint = nil
+        }
+        statistics.remote = remoteEndpoint
+    }
+
+    // MARK: Inbound
+
+    /// One datagram on the RTP socket (or RTCP when muxed).
+    func receiveRTP(_ data: UnsafeRawBufferPointer, from address: UnsafePointer<sockaddr_storage>, now: Int64) {
+        if let r = remote, !SocketAddress.matches(address, r) {
+            statistics.strayPackets += 1
+            return
+        }
+        if RTPHeader.looksLikeRTCP(data) {
+            receiveRTCP(data, now: now)
+            return
+        }
+        guard configuration.direction.receives else { return }
+        let header: RTPHeader
+        do {
+            header = try RTPHeader(parsing: data)
+        } catch {
+            statistics.malformedRTP += 1
+            return
+        }
+        let pt = header.payloadType
+        let isEvent = pt == configuration.telephoneEventPayloadType
+        guard pt == configuration.payloadType || isEvent else {
+            statistics.unknownPayloadType += 1
+            if pt != 13 { return }
+            return
+        }
+        if remote == nil {
+            // Symmetric RTP: latch onto the first valid packet's source.
+            remote = (address.pointee, address.pointee.ss_family == sa_family_t(AF_INET6)
+                ? socklen_t(MemoryLayout<sockaddr_in6>.size) : socklen_t(MemoryLayout<sockaddr_in>.size))
+            if let e = SocketAddress.endpoint(address) {
+                remoteEndpoint = e
+                statistics.remote = e
+                let rr = configuration.rtcpMux ? e : Endpoint(address: e.address, port: e.port &+ 1)
+                remoteRTCP = SocketAddress.make(rr)
+                events.yield(.latched(e))
+            }
+        }
+        lastReceiveNanoseconds = now
+        if timedOut {
+            timedOut = false
+            events.yield(.mediaResumed)
+        }
+        // Sequence bookkeeping (RFC 3550 A.1); a new SSRC starts a new source.
+        if source == nil || header.ssrc != remoteSSRC {
+            if source != nil { statistics.restarts += 1 }
+            remoteSSRC = header.ssrc
+            source = RTPSourceState(firstSequence: header.sequenceNumber)
+            arrivalJitter.reset()
+            expectedPrior = 0
+            receivedPrior = 0
+        }
+        let outcome = source!.update(header.sequenceNumber)
+        if outcome == .restarted { statistics.restarts += 1 }
+        statistics.packetsReceived += 1
+        statistics.bytesReceived += header.payloadLength
+        let payload = header.payload(in: data)
+        if isEvent {
+            guard let ev = TelephoneEvent(parsing: payload) else {
+                statistics.malformedRTP += 1
+                return
+            }
+            lastEventPacketNanoseconds = now
+            if let d = tracker.ingest(ev, rtpTimestamp: header.timestamp, marker: header.marker, arrivalNanoseconds: now) {
+                digitDetected(d, now: now)
+            }
+            return
+        }
+        let arrivalUnits = now * Int64(configuration.codec.clockRate) / 1_000_000_000
+        arrivalJitter.update(arrivalUnits: arrivalUnits, rtpTimestamp: header.timestamp)
+        if let d = tracker.audioResumed() { digitDetected(d, now: now) }
+        if outcome == .duplicate { return }
+        _ = jitterBuffer.put(ssrc: header.ssrc, timestamp: header.timestamp, arrival: now, payload: payload)
+    }
+
+    /// One datagram on the RTCP socket.
+    func receiveRTCPDatagram(_ data: UnsafeRawBufferPointer, from address: UnsafePointer<sockaddr_storage>, now: Int64) {
+        // RTCP may come from the RTP address's port + 1 or elsewhere on the same host; accept
+        // only what parses (RTCP carries no audio, so bleed here is harmless but counted).
+        receiveRTCP(data, now: now)
+    }
+
+    private func receiveRTCP(_ data: UnsafeRawBufferPointer, now: Int64) {
+        do {
+            try RTCP.forEachPacket(in: data) { p in
+                if let sender = p.senderInfo {
+                    lastSRMiddle = UInt32(truncatingIfNeeded: sender.ntpTimestamp >> 16)
+                    lastSRArrival = now
+                }
+                for i in 0..<p.reportCount {
+                    if let b = p.reportBlock(i), b.ssrc == ssrc { reportBlock(b) }
+                }
+            }
+        } catch {
+            statistics.malformedRTCP += 1
+            return
+        }
+        statistics.rtcpReceived += 1
+    }
+
+    private func reportBlock(_ b: RTCPReportBlock) {
+        statistics.remoteFractionLost = Double(b.fractionLost) / 256
+        statistics.remoteJitterMilliseconds = Double(b.jitter) * 1000 / Double(configuration.codec.clockRate)
+        if b.lastSR != 0 {
+            // RTT = now − LSR − DLSR, in 1/65536 s (RFC 3550 §6.4.1).
+            let nowMiddle = UInt32(truncatingIfNeeded: NTPTime.now() >> 16)
+            let rtt = nowMiddle &- b.lastSR &- b.delaySinceLastSR
+            if rtt < 0x8000_0000 { statistics.roundTripMilliseconds = Double(rtt) * 1000 / 65536 }
+        }
+    }
+
+    private func digitDetected(_ d: DetectedDigit, now: Int64) {
+        statistics.digitsReceived += 1
+        let clock = configuration.codec.clockRate
+        events.yield(.digit(d.digit, durationMilliseconds: d.durationUnits * 1000 / clock))
+        guard let spec = collection else { return }
+        lastDigitNanoseconds = now
+        if spec.finishOnKeys.contains(d.digit) {
+            finishCollection(.finishKey)
+            return
+        }
+        collected.append(d.digit)
+        if let n = spec.numDigits, collected.count >= n { finishCollection(.numDigits) }
+    }
+
+    func startCollection(_ spec: DigitCollectionSpec, now: Int64) {
+        if collection != nil { finishCollection(.canceled) }
+        collection = spec
+        collected = ""
+        collectionStarted = now
+        lastDigitNanoseconds = 0
+    }
+
+    func finishCollection(_ why: DigitCollectionEnd) {
+        guard collection != nil else { return }
+        events.yield(.digitsCollected(collected, why))
+        collection = nil
+        collected = ""
+    }
+
+    // MARK: Tick
+
+    /// One 20 ms frame: play out inbound audio to the sinks, send one outbound frame,
+    /// and the timers (digit timeouts, media timeout, RTCP).
+    func tick(now: Int64) {
+        // Inbound: exactly one frame per tick to the sinks.
+        inFrame.withUnsafeMutableBufferPointer { frame in
+            _ = jitterBuffer.tick(now: now, into: frame)
+            let view = UnsafeBufferPointer(frame)
+            for s in sinks { s.write(view) }
+        }
+        // An event whose end never came is over after 500 ms of silence from it (RFC 4733 §2.5.2.1).
+        if lastEventPacketNanoseconds != 0 && now - lastEventPacketNanoseconds > 500_000_000 {
+            lastEventPacketNanoseconds = 0
+            if let d = tracker.finish() { digitDetected(d, now: now) }
+        }
+        if let spec = collection {
+            if collected.isEmpty && lastDigitNanoseconds == 0 {
+                if now - collectionStarted >= Int64(spec.timeoutMilliseconds) * 1_000_000 { finishCollection(.timeout) }
+            } else if now - lastDigitNanoseconds >= Int64(spec.interDigitTimeoutMilliseconds) * 1_000_000 {
+                finishCollection(.interDigitTimeout)
+            }
+        }
+        if configuration.mediaTimeoutMilliseconds > 0 && !timedOut && configuration.direction.receives
+            && now - lastReceiveNanoseconds >= Int64(configuration.mediaTimeoutMilliseconds) * 1_000_000
+        {
+            timedOut = true
+            events.yield(.mediaTimeout)
+        }
+        // Outbound.
+        if configuration.direction.sends, let remote {
+            sendFrame(to: remote)
+        }
+        timestamp &+= UInt32(frameSamples)
+        if now - lastRTCPSent >= Int64(configuration.rtcpIntervalSeconds * 1e9) {
+            lastRTCPSent = now
+            sendRTCP(now: now)
+        }
+        publish()
+    }
+
+    private func sendFrame(to remote: (sockaddr_storage, socklen_t)) {
+        if sendingEvent != nil || !pendingDigits.isEmpty || eventGapTicks > 0 {
+            if sendEventPacket(to: remote) { return }
+        }
+        var ended = false
+        outFrame.withUnsafeMutableBufferPointer { frame in
+            if let s = sourceObject {
+                if !s.read(into: frame) {
+                    ended = true
+                    frame.update(repeating: 0)
+                }
+            } else {
+                frame.update(repeating: 0)
+            }
+        }
+        if ended {
+            sourceObject = nil
+            events.yield(.sourceFinished)
+        }
+        let header = RTPHeader(
+            marker: first, payloadType: configuration.payloadType, sequenceNumber: sequence, timestamp: timestamp,
+            ssrc: ssrc)
+        first = false
+        let n = frameSamples
+        let codec = configuration.codec
+        let length = packet.withUnsafeMutableBytes { buf -> Int in
+            _ = header.serialize(into: buf)
+            let codes = UnsafeMutableBufferPointer(rebasing: buf.bindMemory(to: UInt8.self)[12..<(12 + n)])
+            outFrame.withUnsafeBufferPointer { pcm in
+                switch codec {
+                case .pcmu: G711.encode(.ulaw, pcm, into: codes)
+                case .pcma: G711.encode(.alaw, pcm, into: codes)
+                }
+            }
+            return 12 + n
+        }
+        transmit(length: length, to: remote)
+        octetsSent &+= UInt32(n)
+        statistics.bytesSent += n
+    }
+
+    private func transmit(length: Int, to remote: (sockaddr_storage, socklen_t)) {
+        var address = remote.0
+        let ok = packet.withUnsafeBytes { buf in
+            rtp.send(UnsafeRawBufferPointer(rebasing: buf[0..<length]), to: &address, length: remote.1)
+        }
+        sequence &+= 1
+        if ok { statistics.packetsSent += 1 } else { statistics.sendErrors += 1 }
+    }
+
+    /// Sends the next RFC 4733 packet if an event is in progress or queued; returns false
+    /// when audio should be sent instead.
+    private func sendEventPacket(to remote: (sockaddr_storage, socklen_t)) -> Bool {
+        guard let pt = configuration.telephoneEventPayloadType else {
+            pendingDigits.removeAll()
+            return false
+        }
+        if sendingEvent == nil {
+            if eventGapTicks > 0 {
+                eventGapTicks -= 1
+                return false
+            }
+            guard !pendingDigits.isEmpty else { return false }
+            let next = pendingDigits.removeFirst()
+            guard let code = TelephoneEvent.code(for: next.digit) else { return false }
+            let units = next.durationMs * configuration.codec.clockRate / 1000
+            sendingEvent = (code, timestamp, 0, max(units, frameSamples), 0)
+            sentDigits.append(next.digit)
+        }
+        var ev = sendingEvent!
+        let isFirst = ev.duration == 0
+        ev.duration = min(ev.duration + frameSamples, ev.target)
+        let ending = ev.duration >= ev.target
+        // The end packet goes three times (RFC 4733 §2.5.1.4), each with a new sequence number.
+        let payload = TelephoneEvent(
+            event: ev.event, isEnd: ending, volume: 10, duration: UInt16(min(ev.duration, 65535)))
+        let header = RTPHeader(marker: isFirst, payloadType: pt, sequenceNumber: sequence, timestamp: ev.timestamp, ssrc: ssrc)
+        packet.withUnsafeMutableBytes { buf in
+            _ = header.serialize(into: buf)
+            _ = payload.serialize(into: UnsafeMutableRawBufferPointer(rebasing: buf[12..<16]))
+        }
+        transmit(length: 16, to: remote)
+        if ending {
+            ev.endsSent += 1
+            if ev.endsSent >= 3 {
+                sendingEvent = nil
+                eventGapTicks = 2  // a little audio between digits
+                if pendingDigits.isEmpty {
+                    events.yield(.digitsSent(sentDigits))
+                    sentDigits = ""
+                }
+                return true
+            }
+        }
+        sendingEvent = ev
+        return true
+    }
+
+    private func sendRTCP(now: Int64) {
+        guard let remoteRTCP else { return }
+        var blocks: (RTCPReportBlock, Bool) = (RTCPReportBlock(ssrc: 0, fractionLost: 0, cumulativeLost: 0, highestSequence: 0, jitter: 0, lastSR: 0, delaySinceLastSR: 0), false)
+        if let s = source, s.isValid {
+            let expected = s.expected
+            let received = s.totalReceived - s.duplicates
+            let expectedInterval = expected &- expectedPrior
+            let receivedInterval = received &- receivedPrior
+            expectedPrior = expected
+            receivedPrior = received
+            let lostInterval = Int64(expectedInterval) - Int64(receivedInterval)
+            let fraction = expectedInterval == 0 || lostInterval <= 0 ? 0 : UInt8(min(255, (lostInterval << 8) / Int64(expectedInterval)))
+            let dlsr = lastSRArrival == 0 ? 0 : UInt32(truncatingIfNeeded: (now - lastSRArrival) * 65536 / 1_000_000_000)
+            blocks = (
+                RTCPReportBlock(
+                    ssrc: remoteSSRC, fractionLost: fraction, cumulativeLost: Int32(clamping: s.lost),
+                    highestSequence: s.extendedMax, jitter: arrivalJitter.units, lastSR: lastSRMiddle,
+                    delaySinceLastSR: dlsr), true)
+        }
+        let sender: RTCPSenderInfo? = statistics.packetsSent > 0
+            ? RTCPSenderInfo(ntpTimestamp: NTPTime.now(), rtpTimestamp: timestamp, packetCount: UInt32(truncatingIfNeeded: statistics.packetsSent), octetCount: octetsSent)
+            : nil
+        var address = remoteRTCP.0
+        let length = remoteRTCP.1
+        let sent = rtcpBuffer.withUnsafeMutableBytes { buf -> Bool in
+            let written = cnameBytes.withUnsafeBytes { cname in
+                blocks.1
+                    ? RTCPWriter.writeReport(into: buf, ssrc: ssrc, sender: sender, blocks: CollectionOfOne(blocks.0), cname: cname)
+                    : RTCPWriter.writeReport(into: buf, ssrc: ssrc, sender: sender, blocks: EmptyCollection(), cname: cname)
+            }
+            guard let written else { return false }
+            let socket = configuration.rtcpMux ? rtp : rtcp
+            return socket.send(UnsafeRawBufferPointer(rebasing: buf[0..<written]), to: &address, length: length)
+        }
+        if sent { statistics.rtcpSent += 1 } else { statistics.sendErrors += 1 }
+    }
+
+    /// Copies the counters where the control side can read them.
+    func publish() {
+        if let s = source {
+            statistics.packetsLost = Int(s.lost)
+            statistics.duplicates = Int(s.duplicates)
+            statistics.outOfOrder = Int(s.outOfOrder)
+        }
+        statistics.jitterMilliseconds = Double(arrivalJitter.units) * 1000 / Double(configuration.codec.clockRate)
+        let jb = jitterBuffer.statistics
+        statistics.late = jb.late
+        statistics.concealedFrames = jb.concealedFrames
+        statistics.jitterBufferDelayMilliseconds = jb.targetDelayMilliseconds
+        let snapshot = statistics
+        published.store(snapshot)
+    }
+
+    /// Sends a BYE and closes the sockets' pool entry.
+    func close() {
+        if let remoteRTCP {
+            var address = remoteRTCP.0
+            let length = remoteRTCP.1
+            rtcpBuffer.withUnsafeMutableBytes { buf in
+                if let n = RTCPWriter.writeBye(into: buf, ssrc: ssrc) {
+                    _ = (configuration.rtcpMux ? rtp : rtcp).send(UnsafeRawBufferPointer(rebasing: buf[0..<n]), to: &address, length: length)
+                }
+            }
+        }
+        finishCollection(.canceled)
+        publish()
+        pool.release(rtp.local.port)
+        events.yield(.closed)
+        events.finish()
+    }
+}
+
+/// NTP wallclock time (RFC 3550 §4): seconds since 1900 in the high 32 bits.
+enum NTPTime {
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let seconds = UInt64(ts.tv_sec) + 2_208_988_800
+        let fraction = UInt64(ts.tv_nsec) * (1 << 32) / 1_000_000_000
+        return seconds << 32 | fraction
+    }
+}

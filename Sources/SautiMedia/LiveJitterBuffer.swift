@@ -1,0 +1,199 @@
+/// The jitter buffer of a live leg: packets go in as they arrive (`put`), and the media
+/// clock takes exactly one frame out per tick (`tick`).
+///
+/// Playout delay is measured as D: how long after the fastest possible arrival (the
+/// window's minimum transit) the next sample is played. The delay estimator sets the
+/// target (the largest lateness in the window, plus half a frame, within the bounds).
+/// While D is below target the buffer stretches (plays a concealed frame without
+/// advancing); while D is more than a frame and a half above target it skips a frame.
+/// Packets arriving after their samples were played are late: dropped and counted.
+/// A new SSRC or a timestamp jump restarts it. No allocation after `init`.
+public struct LiveJitterBuffer {
+    /// Counters and the current delays, readable at any time.
+    public struct Statistics: Sendable, Equatable {
+        /// Packets stored.
+        public var inserted = 0
+        /// Packets dropped because their samples had been played.
+        public var late = 0
+        /// Packets dropped as duplicates.
+        public var duplicates = 0
+        /// Packets dropped for lack of room.
+        public var overflow = 0
+        /// Restarts (new SSRC, timestamp jump).
+        public var restarts = 0
+        /// Frames played from received audio (wholly or partly).
+        public var decodedFrames = 0
+        /// Frames concealed (loss, or nothing to play).
+        public var concealedFrames = 0
+        /// Frames inserted to grow the delay.
+        public var stretchedFrames = 0
+        /// Frames skipped to cut the delay.
+        public var skippedFrames = 0
+        /// Target delay, in ms.
+        public var targetDelayMilliseconds = 0.0
+        /// Current playout delay over the fastest arrival, in ms.
+        public var currentDelayMilliseconds = 0.0
+        /// All zero.
+        public init() {}
+    }
+
+    /// What a tick produced.
+    public enum FrameKind: Equatable, Sendable {
+        /// Nothing received yet (or still filling): silence.
+        case silence
+        /// Audio from packets (possibly partly concealed).
+        case audio
+        /// Concealment for missing audio.
+        case concealed
+    }
+
+    /// The codec decoded.
+    public let codec: AudioCodec
+    /// Samples per frame.
+    public let frameSamples: Int
+    /// Counters.
+    public private(set) var statistics = Statistics()
+
+    private let clockRate: Int64
+    private let minDelaySamples: Int64
+    private let maxDelaySamples: Int64
+    private var store: PacketStore
+    private var estimator: DelayEstimator
+    private var concealer: WaveformConcealer
+    private var scratch: [Int16]
+    private var started = false
+    private var playing = false
+    private var ssrc: UInt32 = 0
+    private var lastExtended: Int64 = 0
+    private var playTimestamp: Int64 = 0
+    private var arrivalBase: Int64 = 0
+
+    /// A buffer for `codec` with `frameSamples` per tick and delay bounds in ms.
+    public init(
+        codec: AudioCodec, frameSamples: Int? = nil, minDelayMilliseconds: Int = 20, maxDelayMilliseconds: Int = 300,
+        capacity: Int = 64
+    ) {
+        self.codec = codec
+        let rate = codec.clockRate
+        let n = frameSamples ?? rate / 50
+        self.frameSamples = n
+        clockRate = Int64(rate)
+        minDelaySamples = Int64(minDelayMilliseconds) * Int64(rate) / 1000
+        maxDelaySamples = Int64(maxDelayMilliseconds) * Int64(rate) / 1000
+        store = PacketStore(capacity: capacity, maxPayloadBytes: 1500, frameSamples: n)
+        estimator = DelayEstimator()
+        concealer = WaveformConcealer(sampleRate: rate)
+        scratch = [Int16](repeating: 0, count: n)
+    }
+
+    private func samples(sinceBase ns: Int64) -> Int64 { (ns - arrivalBase) * clockRate / 1_000_000_000 }
+
+    /// The target delay, in samples.
+    private var targetSamples: Int64 {
+        min(max(estimator.peakLateness + Int64(frameSamples / 2), minDelaySamples), maxDelaySamples)
+    }
+
+    private mutating func restart(ssrc: UInt32, timestamp: Int64, arrival: Int64) {
+        self.ssrc = ssrc
+        arrivalBase = arrival
+        lastExtended = timestamp
+        playTimestamp = timestamp
+        store.reset(at: timestamp)
+        estimator.reset()
+        playing = false
+        started = true
+    }
+
+    /// Stores a packet that arrived at `arrival` (ns, monotonic).
+    public mutating func put(
+        ssrc: UInt32, timestamp rtpTimestamp: UInt32, arrival: Int64, payload: UnsafeRawBufferPointer
+    ) -> JitterBuffer.InsertOutcome {
+        var outcome = JitterBuffer.InsertOutcome.inserted
+        var ts: Int64
+        if !started || ssrc != self.ssrc {
+            if started { statistics.restarts += 1; outcome = .restarted }
+            restart(ssrc: ssrc, timestamp: Int64(rtpTimestamp), arrival: arrival)
+            ts = Int64(rtpTimestamp)
+        } else {
+            ts = lastExtended + Int64(Int32(bitPattern: rtpTimestamp &- UInt32(truncatingIfNeeded: lastExtended)))
+            // More than 10 s ahead of what plays, or 2 s behind: the sender restarted its timeline.
+            if ts - playTimestamp > 10 * clockRate || playTimestamp - ts > 2 * clockRate {
+                statistics.restarts += 1
+                outcome = .restarted
+                restart(ssrc: ssrc, timestamp: ts, arrival: arrival)
+            }
+        }
+        lastExtended = ts
+        estimator.add(transit: samples(sinceBase: arrival) - ts)
+        let length = codec.samples(inPayloadBytes: payload.count)
+        if playing && ts + Int64(length) <= playTimestamp {
+            statistics.late += 1
+            return .late
+        }
+        switch store.insert(timestamp: ts, samples: length, payload: payload) {
+        case .duplicate:
+            statistics.duplicates += 1
+            return .duplicate
+        case .full:
+            statistics.overflow += 1
+            return .full
+        case .inserted:
+            statistics.inserted += 1
+            return outcome
+        }
+    }
+
+    /// Fills `out` (`frameSamples` long) with this tick's frame.
+    public mutating func tick(now: Int64, into out: UnsafeMutableBufferPointer<Int16>) -> FrameKind {
+        guard started else {
+            out.update(repeating: 0)
+            return .silence
+        }
+        let target = targetSamples
+        var delay = samples(sinceBase: now) - estimator.minimumTransit - playTimestamp
+        statistics.targetDelayMilliseconds = Double(target) * 1000 / Double(clockRate)
+        statistics.currentDelayMilliseconds = Double(delay) * 1000 / Double(clockRate)
+        if !playing {
+            guard delay >= target else {
+                out.update(repeating: 0)
+                return .silence
+            }
+            playing = true
+        } else if delay < target - Int64(frameSamples / 2) {
+            // Too little buffered for the jitter seen: play a concealed frame and hold still.
+            scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
+            _ = out.update(fromContentsOf: scratch)
+            statistics.stretchedFrames += 1
+            return .concealed
+        } else if delay > target + Int64(frameSamples * 3 / 2) {
+            // More delay than needed: skip a frame.
+            playTimestamp += Int64(frameSamples)
+            store.release(before: playTimestamp)
+            statistics.skippedFrames += 1
+            delay -= Int64(frameSamples)
+        }
+        var partial = false
+        let covered = store.render(from: playTimestamp, codec: codec, into: out) { out, covered in
+            partial = true
+            scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
+            for k in 0..<out.count where !covered[k] { out[k] = scratch[k] }
+        }
+        playTimestamp += Int64(frameSamples)
+        if covered == 0 {
+            statistics.concealedFrames += 1
+            return .concealed
+        }
+        concealer.good(out)
+        statistics.decodedFrames += 1
+        _ = partial
+        return .audio
+    }
+
+    /// Forgets everything (the leg's remote changed, or it was put on hold).
+    public mutating func reset() {
+        started = false
+        playing = false
+        store.reset(at: 0)
+        estimator.reset()
+    }
+}

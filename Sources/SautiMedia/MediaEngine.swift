@@ -1,0 +1,208 @@
+import CSautiLinux
+import SautiAudio
+import SautiWire
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of the media plane.
+public struct MediaEngineConfiguration: Sendable {
+    /// Media worker threads (default: one per core).
+    public var workers: Int
+    /// The local address legs bind to.
+    public var address: IPAddress = .v4(0x7F00_0001)
+    /// The RTP port range (RTP even, RTCP the next odd port).
+    public var firstPort: UInt16 = 20_000
+    public var lastPort: UInt16 = 29_999
+    /// Run on each worker thread as it starts (tests use it to count allocations there).
+    public var onWorkerThreadStart: (@Sendable () -> Void)?
+
+    /// Defaults: a worker per core, loopback, ports 20000–29999.
+    public init(workers: Int? = nil) {
+        self.workers = workers ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+/// Why the engine could not start or open a leg.
+public enum MediaEngineError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call failed.
+    case system(SystemError)
+    /// No ports.
+    case ports(PortPoolError)
+    /// The engine was shut down.
+    case shutDown
+
+    public var description: String {
+        switch self {
+        case .system(let e): return "\(e)"
+        case .ports(let e): return "\(e)"
+        case .shutDown: return "the media engine is shut down"
+        }
+    }
+}
+
+/// The media plane: a fixed set of media workers and the port pool. Opens legs and places
+/// each on a worker.
+public final class MediaEngine: Sendable {
+    let workers: [MediaWorker]
+    /// The port pool.
+    public let ports: PortPool
+    private let next = Atomic<Int>(0)
+    private let legIDs = Atomic<UInt64>(0)
+    private let running = Atomic<Bool>(true)
+
+    /// Starts the workers.
+    public init(configuration: MediaEngineConfiguration = MediaEngineConfiguration()) throws(MediaEngineError) {
+        do {
+            ports = try PortPool(address: configuration.address, first: configuration.firstPort, last: configuration.lastPort)
+        } catch {
+            throw .ports(error)
+        }
+        var ws: [MediaWorker] = []
+        for i in 0..<max(1, configuration.workers) {
+            do {
+                ws.append(try MediaWorker(index: i, onThreadStart: configuration.onWorkerThreadStart))
+            } catch {
+                throw .system(error)
+            }
+        }
+        workers = ws
+        for w in workers { w.start() }
+    }
+
+    /// Opens a leg: binds a port pair and starts it on a worker.
+    public func openLeg(_ configuration: LegConfiguration) throws(MediaEngineError) -> MediaLeg {
+        guard running.load(ordering: .acquiring) else { throw .shutDown }
+        let sockets: (rtp: UDPSocket, rtcp: UDPSocket)
+        do {
+            sockets = try ports.allocate()
+        } catch {
+            throw .ports(error)
+        }
+        let id = legIDs.add(1, ordering: .relaxed).newValue
+        let worker = workers[next.add(1, ordering: .relaxed).oldValue % workers.count]
+        let (stream, continuation) = AsyncStream<LegEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let shared = SharedStatistics()
+        let leg = Leg(
+            id: id, configuration: configuration, sockets: sockets, pool: ports, events: continuation, published: shared,
+            now: monotonicNanoseconds())
+        worker.submit { $0.add(leg) }
+        return MediaLeg(leg: leg, worker: worker, events: stream, statistics: shared)
+    }
+
+    /// Tick timing of every worker.
+    public var tickTiming: [TickStatistics] { workers.map(\.tickTiming) }
+
+    /// Closes every leg and stops the workers.
+    public func shutdown() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        for w in workers { w.stop() }
+    }
+
+    deinit { shutdown() }
+}
+
+/// The control side's handle on a leg. Every change is a command the leg's worker applies
+/// at the next frame boundary; events arrive on `events`.
+public final class MediaLeg: Sendable {
+    private let leg: Leg
+    private let worker: MediaWorker
+    private let shared: SharedStatistics
+    private let closed = Atomic<Bool>(false)
+    /// The leg's events, in order; finishes after `.closed`.
+    public let events: AsyncStream<LegEvent>
+
+    init(leg: Leg, worker: MediaWorker, events: AsyncStream<LegEvent>, statistics: SharedStatistics) {
+        self.leg = leg
+        self.worker = worker
+        self.events = events
+        self.shared = statistics
+    }
+
+    /// A number unique to the leg in this engine.
+    public var id: UInt64 { leg.id }
+    /// The local RTP endpoint (RTCP is on the next port).
+    public var local: Endpoint { leg.rtp.local }
+    /// The leg's counters as of the last tick.
+    public var statistics: LegStatistics { shared.load() }
+    /// Which worker runs the leg.
+    public var workerIndex: Int { worker.index }
+
+    private func onWorker(_ body: @escaping @Sendable (Leg) -> Void) {
+        let leg = self.leg
+        worker.submit(leg) { _ in body(leg) }
+    }
+
+    /// Replaces the configuration (a re-offer: new remote, codec, direction); the leg keeps
+    /// its ports, SSRC and sequence. Inbound state restarts if the codec or remote changed.
+    public func update(_ configuration: LegConfiguration) {
+        onWorker { leg in
+            let old = leg.configuration
+            leg.configuration = configuration
+            if old.remote != configuration.remote || old.remoteRTCP != configuration.remoteRTCP || old.rtcpMux != configuration.rtcpMux {
+                leg.applyRemote()
+            }
+            if old.codec != configuration.codec || old.remote != configuration.remote {
+                leg.jitterBuffer = LiveJitterBuffer(
+                    codec: configuration.codec, minDelayMilliseconds: configuration.minJitterDelayMilliseconds,
+                    maxDelayMilliseconds: configuration.maxJitterDelayMilliseconds)
+                leg.source = nil
+            }
+        }
+    }
+
+    /// Plays `kind` as the outbound audio from the next frame on.
+    public func play(_ kind: LegSourceKind) {
+        onWorker { leg in
+            switch kind {
+            case .silence: leg.sourceObject = nil
+            case .tone(let spec): leg.sourceObject = ToneSource(spec, sampleRate: leg.configuration.codec.clockRate)
+            }
+        }
+    }
+
+    /// Makes `source` the outbound audio (the next issue's players and TTS use this).
+    public func setSource(_ source: (any FrameSource & Sendable)?) {
+        onWorker { leg in leg.sourceObject = source }
+    }
+
+    /// Adds a sink that gets every decoded inbound frame.
+    public func addSink(_ sink: any FrameSink & Sendable) {
+        onWorker { leg in leg.sinks.append(sink) }
+    }
+
+    /// Removes a sink.
+    public func removeSink(_ sink: any FrameSink & Sendable) {
+        onWorker { leg in leg.sinks.removeAll { $0 === sink } }
+    }
+
+    /// Sends `digits` as RFC 4733 events, each `durationMilliseconds` long; characters
+    /// that are not DTMF are skipped. `.digitsSent` follows.
+    public func sendDigits(_ digits: String, durationMilliseconds: Int = 100) {
+        let list = digits.filter { TelephoneEvent.code(for: $0) != nil }.map { ($0, max(40, durationMilliseconds)) }
+        onWorker { leg in leg.pendingDigits.append(contentsOf: list.map { (digit: $0.0, durationMs: $0.1) }) }
+    }
+
+    /// Starts collecting digits; `.digitsCollected` reports the result.
+    public func collectDigits(_ spec: DigitCollectionSpec) {
+        onWorker { leg in leg.startCollection(spec, now: monotonicNanoseconds()) }
+    }
+
+    /// Collects digits and waits for the result.
+    public func gatherDigits(_ spec: DigitCollectionSpec) async -> (digits: String, end: DigitCollectionEnd) {
+        collectDigits(spec)
+        for await e in events {
+            if case .digitsCollected(let d, let why) = e { return (d, why) }
+        }
+        return ("", .canceled)
+    }
+
+    /// Closes the leg: a BYE, the ports back to the pool, `.closed` on the events.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let leg = self.leg
+        worker.submit(leg) { w in w.remove(leg) }
+    }
+}

@@ -1,0 +1,244 @@
+import CSautiLinux
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A leg's counters shared between its worker (writer) and the control side (reader).
+final class SharedStatistics: Sendable {
+    private let value = Mutex(LegStatistics())
+    func store(_ s: LegStatistics) { value.withLock { $0 = s } }
+    func load() -> LegStatistics { value.withLock { $0 } }
+}
+
+/// Tick timing of a worker: how late ticks ran, for the load benchmark and for operators.
+public struct TickStatistics: Sendable, Equatable {
+    /// Ticks run.
+    public var ticks = 0
+    /// Ticks that ran more than one period late (caught up, and counted here).
+    public var lateTicks = 0
+    /// Lateness histogram: bucket i counts ticks that started between i and i+1 × 100 µs
+    /// after their deadline (the last bucket holds everything later).
+    public var latenessBuckets = [Int](repeating: 0, count: 201)
+    /// The largest lateness seen, in µs.
+    public var maxLatenessMicroseconds = 0
+    /// Time spent working in ticks, in ns (for CPU per leg).
+    public var busyNanoseconds: Int64 = 0
+
+    /// The lateness below which `fraction` (0–1) of ticks started, in µs.
+    public func latenessPercentile(_ fraction: Double) -> Int {
+        let total = latenessBuckets.reduce(0, +)
+        guard total > 0 else { return 0 }
+        var seen = 0
+        for (i, n) in latenessBuckets.enumerated() {
+            seen += n
+            if Double(seen) >= fraction * Double(total) { return (i + 1) * 100 }
+        }
+        return maxLatenessMicroseconds
+    }
+}
+
+/// One media worker: a thread with an epoll instance, a 20 ms timerfd on CLOCK_MONOTONIC
+/// and an eventfd for commands. Everything it owns (legs, sockets, buffers) is touched only
+/// on its thread. Commands from the control side are queued and applied at a frame
+/// boundary; the queue's lock is taken once per wake-up, never per packet.
+final class MediaWorker: @unchecked Sendable {
+    static let periodNanoseconds: Int64 = 20_000_000
+    private static let timerCookie: UInt64 = .max
+    private static let eventCookie: UInt64 = .max - 1
+    private static let rtcpFlag: UInt64 = 1 << 32
+
+    let index: Int
+    private let epoll: Int32
+    private let timer: Int32
+    private let wake: Int32
+    private let commands = Mutex<[(Leg?, @Sendable (MediaWorker) -> Void)]>([])
+    private let stopping = Atomic<Bool>(false)
+    private var thread: pthread_t?
+    private let onThreadStart: (@Sendable () -> Void)?
+
+    // Worker-confined state.
+    private var legs: [Leg] = []
+    private var legsByFD: [Leg?] = []
+    private var nextDeadline: Int64 = 0
+    private var tickStatistics = TickStatistics()
+    private let published = Mutex(TickStatistics())
+    private var batch: [sauti_datagram]
+    private let batchStorage: UnsafeMutableRawPointer
+    private static let batchSize = 32
+    private static let datagramCapacity = 2048
+    private var events = [sauti_epoll_event](repeating: sauti_epoll_event(), count: 64)
+
+    init(index: Int, onThreadStart: (@Sendable () -> Void)?) throws(SystemError) {
+        self.index = index
+        self.onThreadStart = onThreadStart
+        epoll = try syscall("epoll_create1") { sauti_epoll_create() }
+        timer = try syscall("timerfd_create") { sauti_timerfd_create() }
+        wake = try syscall("eventfd") { sauti_eventfd_create() }
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: Self.batchSize * Self.datagramCapacity, alignment: 16)
+        batchStorage = storage
+        batch = (0..<Self.batchSize).map { i in
+            var d = sauti_datagram()
+            d.buffer = storage + i * Self.datagramCapacity
+            d.capacity = Self.datagramCapacity
+            return d
+        }
+        try syscall("epoll_ctl") { sauti_epoll_add(epoll, timer, SAUTI_EPOLLIN, Self.timerCookie) }
+        try syscall("epoll_ctl") { sauti_epoll_add(epoll, wake, SAUTI_EPOLLIN, Self.eventCookie) }
+    }
+
+    deinit {
+        close(epoll)
+        close(timer)
+        close(wake)
+        batchStorage.deallocate()
+    }
+
+    /// Starts the thread; the first tick is one period from now.
+    func start() {
+        nextDeadline = sauti_monotonic_ns() + Self.periodNanoseconds
+        _ = sauti_timerfd_arm(timer, nextDeadline, Self.periodNanoseconds)
+        let box = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        pthread_create(&t, nil, { arg in
+            let worker = Unmanaged<MediaWorker>.fromOpaque(arg!).takeRetainedValue()
+            worker.run()
+            return nil
+        }, box.toOpaque())
+        thread = t
+    }
+
+    /// Stops the thread after closing every leg, and waits for it.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        _ = sauti_eventfd_signal(wake)
+        if let t = thread { pthread_join(t, nil) }
+        thread = nil
+    }
+
+    /// Queues `body` to run on the worker thread at the next frame boundary.
+    func submit(_ leg: Leg? = nil, _ body: @escaping @Sendable (MediaWorker) -> Void) {
+        commands.withLock { $0.append((leg, body)) }
+        _ = sauti_eventfd_signal(wake)
+    }
+
+    /// The tick timing so far (a deep copy: the worker keeps writing its own in place).
+    var tickTiming: TickStatistics {
+        published.withLock { p in
+            var copy = p
+            copy.latenessBuckets = p.latenessBuckets.map { $0 }
+            return copy
+        }
+    }
+
+    // MARK: On the worker thread
+
+    func add(_ leg: Leg) {
+        legs.append(leg)
+        register(leg.rtp.fd, leg, rtcp: false)
+        register(leg.rtcp.fd, leg, rtcp: true)
+    }
+
+    private func register(_ fd: Int32, _ leg: Leg, rtcp: Bool) {
+        if Int(fd) >= legsByFD.count { legsByFD += [Leg?](repeating: nil, count: Int(fd) + 64 - legsByFD.count) }
+        legsByFD[Int(fd)] = leg
+        _ = sauti_epoll_add(epoll, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
+    }
+
+    func remove(_ leg: Leg) {
+        _ = sauti_epoll_del(epoll, leg.rtp.fd)
+        _ = sauti_epoll_del(epoll, leg.rtcp.fd)
+        legsByFD[Int(leg.rtp.fd)] = nil
+        legsByFD[Int(leg.rtcp.fd)] = nil
+        if let i = legs.firstIndex(where: { $0 === leg }) { legs.remove(at: i) }
+        leg.close()
+    }
+
+    private func run() {
+        onThreadStart?()
+        while !stopping.load(ordering: .acquiring) {
+            let n = events.withUnsafeMutableBufferPointer { sauti_epoll_wait(epoll, $0.baseAddress, Int32($0.count), -1) }
+            if n < 0 { continue }  // EINTR
+            for i in 0..<Int(n) {
+                let cookie = events[i].data
+                switch cookie {
+                case Self.timerCookie:
+                    let expirations = sauti_timerfd_read(timer)
+                    if expirations > 0 { runTicks(Int(expirations)) }
+                case Self.eventCookie:
+                    _ = sauti_eventfd_drain(wake)
+                    applyCommands()
+                default:
+                    let fd = Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF)
+                    drain(fd, rtcp: cookie & Self.rtcpFlag != 0)
+                }
+            }
+        }
+        applyCommands()
+        for leg in legs { remove(leg) }
+    }
+
+    private func applyCommands() {
+        let pending = commands.withLock { q -> [(Leg?, @Sendable (MediaWorker) -> Void)] in
+            let taken = q
+            q.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for (_, body) in pending { body(self) }
+    }
+
+    /// Receives everything waiting on `fd` in batches of `batchSize`.
+    private func drain(_ fd: Int32, rtcp: Bool) {
+        guard Int(fd) < legsByFD.count, let leg = legsByFD[Int(fd)] else { return }
+        let now = sauti_monotonic_ns()
+        while true {
+            let n = batch.withUnsafeMutableBufferPointer { sauti_recv_batch(fd, $0.baseAddress, Int32($0.count)) }
+            if n <= 0 { return }
+            batch.withUnsafeMutableBufferPointer { datagrams in
+                for i in 0..<Int(n) {
+                    let length = datagrams[i].length
+                    if length > Self.datagramCapacity {
+                        leg.statistics.malformedRTP += 1
+                        continue
+                    }
+                    let data = UnsafeRawBufferPointer(start: datagrams[i].buffer, count: length)
+                    // Safe: the element stays put while the buffer pointer is held.
+                    let address = UnsafeMutablePointer(mutating: datagrams.baseAddress! + i).pointer(to: \.address)!
+                    if rtcp {
+                        leg.receiveRTCPDatagram(data, from: address, now: now)
+                    } else {
+                        leg.receiveRTP(data, from: address, now: now)
+                    }
+                }
+            }
+            if Int(n) < Self.batchSize { return }
+        }
+    }
+
+    private func runTicks(_ count: Int) {
+        // A late wake-up runs every tick it owes: each is counted, none is dropped.
+        for k in 0..<count {
+            let start = sauti_monotonic_ns()
+            let lateness = max(0, start - nextDeadline)
+            if k > 0 || lateness >= Self.periodNanoseconds { tickStatistics.lateTicks += 1 }
+            let bucket = min(Int(lateness / 100_000), tickStatistics.latenessBuckets.count - 1)
+            tickStatistics.latenessBuckets[bucket] += 1
+            tickStatistics.maxLatenessMicroseconds = max(tickStatistics.maxLatenessMicroseconds, Int(lateness / 1000))
+            tickStatistics.ticks += 1
+            for leg in legs { leg.tick(now: start) }
+            nextDeadline += Self.periodNanoseconds
+            tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
+        }
+        if tickStatistics.ticks % 50 == 0 {
+            // Copy element by element into storage only the lock's value owns: no allocation.
+            published.withLock { p in
+                p.ticks = tickStatistics.ticks
+                p.lateTicks = tickStatistics.lateTicks
+                p.maxLatenessMicroseconds = tickStatistics.maxLatenessMicroseconds
+                p.busyNanoseconds = tickStatistics.busyNanoseconds
+                for i in 0..<p.latenessBuckets.count { p.latenessBuckets[i] = tickStatistics.latenessBuckets[i] }
+            }
+        }
+    }
+}
