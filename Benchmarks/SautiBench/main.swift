@@ -6,7 +6,8 @@ import Foundation
 ///   sauti-bench g711 [--seconds S]
 ///   sauti-bench all
 let usage = """
-    usage: sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
+    usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S]
+           sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.
@@ -71,6 +72,26 @@ func replayBench(_ args: [String]) throws {
     writeJSON("replay", json)
 }
 
+func legsBench(_ args: [String]) throws {
+    var bench = LegsBenchmark()
+    var it = args.makeIterator()
+    while let a = it.next() {
+        switch a {
+        case "--loads": bench.loads = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
+        case "--seconds": bench.seconds = Double(it.next() ?? "") ?? bench.seconds
+        default: throw BenchError("unknown option \(a)\n\(usage)")
+        }
+    }
+    print("legs benchmark: G.711 legs in pairs on one media worker, loopback, \(bench.seconds) s per load after 2 s warm-up")
+    let rows = try bench.run()
+    let held = rows.filter(\.holds).map(\.legs).max() ?? 0
+    print("largest load held on one core: \(held) legs")
+    writeJSON("legs", [
+        "held_legs": held,
+        "rows": rows.map { ["legs": $0.legs, "us_per_leg_tick": $0.microsecondsPerLegTick, "core_share": $0.coreShare, "lateness_p50_us": $0.p50, "lateness_p99_us": $0.p99, "lateness_max_us": $0.max, "late_ticks": $0.lateTicks, "loss_percent": $0.lossPercent, "holds": $0.holds] as [String: Any] },
+    ])
+}
+
 func g711Bench(_ args: [String]) {
     var seconds = 2.0
     if let i = args.firstIndex(of: "--seconds"), i + 1 < args.count, let s = Double(args[i + 1]) { seconds = s }
@@ -83,6 +104,7 @@ do {
     switch args.first {
     case "replay": try replayBench(Array(args.dropFirst()))
     case "g711": g711Bench(Array(args.dropFirst()))
+    case "legs": try legsBench(Array(args.dropFirst()))
     case "all":
         g711Bench([])
         try replayBench([])

@@ -76,9 +76,21 @@ int64_t sauti_monotonic_ns(void) {
 
 #define SAUTI_BATCH_MAX 64
 
+int sauti_enable_timestamps(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
+int64_t sauti_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count) {
     struct mmsghdr msgs[SAUTI_BATCH_MAX];
     struct iovec iov[SAUTI_BATCH_MAX];
+    union { char buf[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control[SAUTI_BATCH_MAX];
     if (count > SAUTI_BATCH_MAX) count = SAUTI_BATCH_MAX;
     memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
     for (int i = 0; i < count; i++) {
@@ -88,6 +100,8 @@ int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count) {
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &datagrams[i].address;
         msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        msgs[i].msg_hdr.msg_control = control[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof control[i].buf;
     }
     int n;
     do {
@@ -99,6 +113,14 @@ int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count) {
         datagrams[i].address_length = msgs[i].msg_hdr.msg_namelen;
         // A datagram longer than the buffer was cut: report it as such so it is dropped.
         if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) datagrams[i].length = datagrams[i].capacity + 1;
+        datagrams[i].timestamp_ns = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                datagrams[i].timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            }
+        }
     }
     return n;
 }

@@ -44,32 +44,32 @@ public struct ToneSpec: Equatable, Sendable {
 }
 
 /// Generates a `ToneSpec` frame by frame with recursive oscillators (no `sin` per sample,
-/// no allocation after `init`).
+/// no allocation, no array access in the sample loop). Up to two components are
+/// generated; further ones are ignored (no telephony tone has more).
 public struct ToneGenerator: Sendable {
     /// The sample rate, in Hz.
     public let sampleRate: Int
-    private var y1: [Double]
-    private var y2: [Double]
-    private var coefficient: [Double]
+    // Oscillator k: y[n] = c·y[n−1] − y[n−2], started so that y[n] = sin(n·w).
+    private var c0 = 0.0, a1 = 0.0, a2 = 0.0
+    private var c1 = 0.0, b1 = 0.0, b2 = 0.0
+    private let components: Int
     private let amplitude: Double
     private let cadenceSamples: [Int]
     private var cadenceIndex = 0
     private var cadenceLeft: Int
-    private var total = 0
 
     /// A generator of `spec` at `sampleRate`.
     public init(_ spec: ToneSpec, sampleRate: Int) {
         self.sampleRate = sampleRate
         amplitude = 32767 * pow(10, spec.levelDBFS / 20)
-        coefficient = []
-        y1 = []
-        y2 = []
-        for f in spec.frequenciesHz {
-            let w = 2 * Double.pi * f / Double(sampleRate)
-            coefficient.append(2 * cos(w))
-            // y[-1] = sin(-w), y[-2] = sin(-2w): the recursion then yields sin(n w).
-            y1.append(-sin(w))
-            y2.append(-sin(2 * w))
+        components = min(2, spec.frequenciesHz.count)
+        if components > 0 {
+            let w = 2 * Double.pi * spec.frequenciesHz[0] / Double(sampleRate)
+            (c0, a1, a2) = (2 * cos(w), -sin(w), -sin(2 * w))
+        }
+        if components > 1 {
+            let w = 2 * Double.pi * spec.frequenciesHz[1] / Double(sampleRate)
+            (c1, b1, b2) = (2 * cos(w), -sin(w), -sin(2 * w))
         }
         cadenceSamples = spec.cadenceMilliseconds.map { $0 * sampleRate / 1000 }
         cadenceLeft = cadenceSamples.first ?? .max
@@ -77,26 +77,38 @@ public struct ToneGenerator: Sendable {
 
     /// Fills `out` with the next samples.
     public mutating func fill(_ out: UnsafeMutableBufferPointer<Int16>) {
-        for i in 0..<out.count {
-            var s = 0.0
-            for k in 0..<coefficient.count {
-                let y = coefficient[k] * y1[k] - y2[k]
-                y2[k] = y1[k]
-                y1[k] = y
-                s += y
-            }
+        var (x1, x2, y1, y2) = (a1, a2, b1, b2)
+        let (k0, k1, amp) = (c0, c1, amplitude)
+        let two = components > 1
+        var i = 0
+        while i < out.count {
+            // The run of samples until the cadence switches (the whole frame when continuous).
+            let run = cadenceSamples.isEmpty ? out.count - i : min(out.count - i, cadenceLeft)
             let on = cadenceSamples.isEmpty || cadenceIndex % 2 == 0
-            let v = on ? s * amplitude : 0
-            out[i] = Int16(max(min(v.rounded(), 32767), -32768))
+            for j in i..<(i + run) {
+                let x = k0 * x1 - x2
+                x2 = x1
+                x1 = x
+                var v = x
+                if two {
+                    let y = k1 * y1 - y2
+                    y2 = y1
+                    y1 = y
+                    v += y
+                }
+                // Safe: |v · amp| ≤ 2 · 32767 before the clamp.
+                let sample = on ? Int32(v * amp) : 0
+                out[j] = Int16(truncatingIfNeeded: min(max(sample, -32768), 32767))
+            }
+            i += run
             if !cadenceSamples.isEmpty {
-                cadenceLeft -= 1
+                cadenceLeft -= run
                 if cadenceLeft <= 0 {
                     cadenceIndex = (cadenceIndex + 1) % cadenceSamples.count
                     cadenceLeft = cadenceSamples[cadenceIndex]
                 }
             }
         }
-        total += out.count
+        (a1, a2, b1, b2) = (x1, x2, y1, y2)
     }
 }
-

@@ -58,12 +58,13 @@ final class Leg: @unchecked Sendable {
     var lastRTCPSent: Int64 = 0
     var octetsSent: UInt32 = 0
 
-    // Buffers, made once.
+    // Buffers, made once and freed in deinit: raw so the per-tick path has no
+    // copy-on-write uniqueness checks.
     let frameSamples: Int
-    var inFrame: [Int16]
-    var outFrame: [Int16]
-    var packet: [UInt8]
-    var rtcpBuffer: [UInt8]
+    let inFrame: UnsafeMutableBufferPointer<Int16>
+    let outFrame: UnsafeMutableBufferPointer<Int16>
+    let packet: UnsafeMutableRawBufferPointer
+    let rtcpBuffer: UnsafeMutableRawBufferPointer
     let cnameBytes: [UInt8]
 
     init(
@@ -85,14 +86,23 @@ final class Leg: @unchecked Sendable {
         ssrc = rng.next()
         sequence = rng.next()
         timestamp = rng.next()
-        inFrame = [Int16](repeating: 0, count: frameSamples)
-        outFrame = [Int16](repeating: 0, count: frameSamples)
-        packet = [UInt8](repeating: 0, count: 12 + frameSamples * 2 + 64)
-        rtcpBuffer = [UInt8](repeating: 0, count: 1500)
+        inFrame = .allocate(capacity: frameSamples)
+        inFrame.initialize(repeating: 0)
+        outFrame = .allocate(capacity: frameSamples)
+        outFrame.initialize(repeating: 0)
+        packet = .allocate(byteCount: 12 + frameSamples * 2 + 64, alignment: 8)
+        rtcpBuffer = .allocate(byteCount: 1500, alignment: 8)
         cnameBytes = Array(configuration.cname.utf8.prefix(255))
         lastReceiveNanoseconds = now
         lastRTCPSent = now
         applyRemote()
+    }
+
+    deinit {
+        inFrame.deallocate()
+        outFrame.deallocate()
+        packet.deallocate()
+        rtcpBuffer.deallocate()
     }
 
     /// Takes the remote addresses from the configuration.
@@ -257,9 +267,9 @@ final class Leg: @unchecked Sendable {
     /// and the timers (digit timeouts, media timeout, RTCP).
     func tick(now: Int64) {
         // Inbound: exactly one frame per tick to the sinks.
-        inFrame.withUnsafeMutableBufferPointer { frame in
-            _ = jitterBuffer.tick(now: now, into: frame)
-            let view = UnsafeBufferPointer(frame)
+        _ = jitterBuffer.tick(now: now, into: inFrame)
+        if !sinks.isEmpty {
+            let view = UnsafeBufferPointer(inFrame)
             for s in sinks { s.write(view) }
         }
         // An event whose end never came is over after 500 ms of silence from it (RFC 4733 §2.5.2.1).
@@ -297,15 +307,13 @@ final class Leg: @unchecked Sendable {
             if sendEventPacket(to: remote) { return }
         }
         var ended = false
-        outFrame.withUnsafeMutableBufferPointer { frame in
-            if let s = sourceObject {
-                if !s.read(into: frame) {
-                    ended = true
-                    frame.update(repeating: 0)
-                }
-            } else {
-                frame.update(repeating: 0)
+        if let s = sourceObject {
+            if !s.read(into: outFrame) {
+                ended = true
+                outFrame.update(repeating: 0)
             }
+        } else {
+            outFrame.update(repeating: 0)
         }
         if ended {
             sourceObject = nil
@@ -317,17 +325,14 @@ final class Leg: @unchecked Sendable {
         first = false
         let n = frameSamples
         let codec = configuration.codec
-        let length = packet.withUnsafeMutableBytes { buf -> Int in
-            _ = header.serialize(into: buf)
-            let codes = UnsafeMutableBufferPointer(rebasing: buf.bindMemory(to: UInt8.self)[12..<(12 + n)])
-            outFrame.withUnsafeBufferPointer { pcm in
-                switch codec {
-                case .pcmu: G711.encode(.ulaw, pcm, into: codes)
-                case .pcma: G711.encode(.alaw, pcm, into: codes)
-                }
-            }
-            return 12 + n
+        _ = header.serialize(into: packet)
+        let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
+        let pcm = UnsafeBufferPointer(outFrame)
+        switch codec {
+        case .pcmu: G711.encode(.ulaw, pcm, into: codes)
+        case .pcma: G711.encode(.alaw, pcm, into: codes)
         }
+        let length = 12 + n
         transmit(length: length, to: remote)
         octetsSent &+= UInt32(n)
         statistics.bytesSent += n
@@ -335,9 +340,7 @@ final class Leg: @unchecked Sendable {
 
     private func transmit(length: Int, to remote: (sockaddr_storage, socklen_t)) {
         var address = remote.0
-        let ok = packet.withUnsafeBytes { buf in
-            rtp.send(UnsafeRawBufferPointer(rebasing: buf[0..<length]), to: &address, length: remote.1)
-        }
+        let ok = rtp.send(UnsafeRawBufferPointer(rebasing: packet[0..<length]), to: &address, length: remote.1)
         sequence &+= 1
         if ok { statistics.packetsSent += 1 } else { statistics.sendErrors += 1 }
     }
@@ -369,10 +372,8 @@ final class Leg: @unchecked Sendable {
         let payload = TelephoneEvent(
             event: ev.event, isEnd: ending, volume: 10, duration: UInt16(min(ev.duration, 65535)))
         let header = RTPHeader(marker: isFirst, payloadType: pt, sequenceNumber: sequence, timestamp: ev.timestamp, ssrc: ssrc)
-        packet.withUnsafeMutableBytes { buf in
-            _ = header.serialize(into: buf)
-            _ = payload.serialize(into: UnsafeMutableRawBufferPointer(rebasing: buf[12..<16]))
-        }
+        _ = header.serialize(into: packet)
+        _ = payload.serialize(into: UnsafeMutableRawBufferPointer(rebasing: packet[12..<16]))
         transmit(length: 16, to: remote)
         if ending {
             ev.endsSent += 1
@@ -414,7 +415,7 @@ final class Leg: @unchecked Sendable {
             : nil
         var address = remoteRTCP.0
         let length = remoteRTCP.1
-        let sent = rtcpBuffer.withUnsafeMutableBytes { buf -> Bool in
+        let sent = { (buf: UnsafeMutableRawBufferPointer) -> Bool in
             let written = cnameBytes.withUnsafeBytes { cname in
                 blocks.1
                     ? RTCPWriter.writeReport(into: buf, ssrc: ssrc, sender: sender, blocks: CollectionOfOne(blocks.0), cname: cname)
@@ -423,7 +424,7 @@ final class Leg: @unchecked Sendable {
             guard let written else { return false }
             let socket = configuration.rtcpMux ? rtp : rtcp
             return socket.send(UnsafeRawBufferPointer(rebasing: buf[0..<written]), to: &address, length: length)
-        }
+        }(rtcpBuffer)
         if sent { statistics.rtcpSent += 1 } else { statistics.sendErrors += 1 }
     }
 
@@ -448,10 +449,8 @@ final class Leg: @unchecked Sendable {
         if let remoteRTCP {
             var address = remoteRTCP.0
             let length = remoteRTCP.1
-            rtcpBuffer.withUnsafeMutableBytes { buf in
-                if let n = RTCPWriter.writeBye(into: buf, ssrc: ssrc) {
-                    _ = (configuration.rtcpMux ? rtp : rtcp).send(UnsafeRawBufferPointer(rebasing: buf[0..<n]), to: &address, length: length)
-                }
+            if let n = RTCPWriter.writeBye(into: rtcpBuffer, ssrc: ssrc) {
+                _ = (configuration.rtcpMux ? rtp : rtcp).send(UnsafeRawBufferPointer(rebasing: rtcpBuffer[0..<n]), to: &address, length: length)
             }
         }
         finishCollection(.canceled)

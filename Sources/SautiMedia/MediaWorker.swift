@@ -23,8 +23,11 @@ public struct TickStatistics: Sendable, Equatable {
     public var latenessBuckets = [Int](repeating: 0, count: 201)
     /// The largest lateness seen, in µs.
     public var maxLatenessMicroseconds = 0
-    /// Time spent working in ticks, in ns (for CPU per leg).
+    /// Time spent working (ticks and receiving), in ns: CPU per leg is this over legs and time.
     public var busyNanoseconds: Int64 = 0
+
+    /// All zero.
+    public init() {}
 
     /// The lateness below which `fraction` (0–1) of ticks started, in µs.
     public func latenessPercentile(_ fraction: Double) -> Int {
@@ -50,7 +53,12 @@ final class MediaWorker: @unchecked Sendable {
     private static let rtcpFlag: UInt64 = 1 << 32
 
     let index: Int
+    /// Wakes the thread: the timer and the command eventfd only.
     private let epoll: Int32
+    /// The legs' sockets: polled without waiting at each tick, never a wake-up source, so a
+    /// worker wakes 50 times a second whatever its load (arrival times come from the
+    /// kernel's receive timestamps).
+    private let sockets: Int32
     private let timer: Int32
     private let wake: Int32
     private let commands = Mutex<[(Leg?, @Sendable (MediaWorker) -> Void)]>([])
@@ -63,6 +71,7 @@ final class MediaWorker: @unchecked Sendable {
     private var legsByFD: [Leg?] = []
     private var nextDeadline: Int64 = 0
     private var tickStatistics = TickStatistics()
+    private var lastPublishedTick = 0
     private let published = Mutex(TickStatistics())
     private var batch: [sauti_datagram]
     private let batchStorage: UnsafeMutableRawPointer
@@ -74,6 +83,7 @@ final class MediaWorker: @unchecked Sendable {
         self.index = index
         self.onThreadStart = onThreadStart
         epoll = try syscall("epoll_create1") { sauti_epoll_create() }
+        sockets = try syscall("epoll_create1") { sauti_epoll_create() }
         timer = try syscall("timerfd_create") { sauti_timerfd_create() }
         wake = try syscall("eventfd") { sauti_eventfd_create() }
         let storage = UnsafeMutableRawPointer.allocate(byteCount: Self.batchSize * Self.datagramCapacity, alignment: 16)
@@ -90,6 +100,7 @@ final class MediaWorker: @unchecked Sendable {
 
     deinit {
         close(epoll)
+        close(sockets)
         close(timer)
         close(wake)
         batchStorage.deallocate()
@@ -143,12 +154,13 @@ final class MediaWorker: @unchecked Sendable {
     private func register(_ fd: Int32, _ leg: Leg, rtcp: Bool) {
         if Int(fd) >= legsByFD.count { legsByFD += [Leg?](repeating: nil, count: Int(fd) + 64 - legsByFD.count) }
         legsByFD[Int(fd)] = leg
-        _ = sauti_epoll_add(epoll, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
+        _ = sauti_enable_timestamps(fd)
+        _ = sauti_epoll_add(sockets, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
     }
 
     func remove(_ leg: Leg) {
-        _ = sauti_epoll_del(epoll, leg.rtp.fd)
-        _ = sauti_epoll_del(epoll, leg.rtcp.fd)
+        _ = sauti_epoll_del(sockets, leg.rtp.fd)
+        _ = sauti_epoll_del(sockets, leg.rtcp.fd)
         legsByFD[Int(leg.rtp.fd)] = nil
         legsByFD[Int(leg.rtcp.fd)] = nil
         if let i = legs.firstIndex(where: { $0 === leg }) { legs.remove(at: i) }
@@ -170,8 +182,7 @@ final class MediaWorker: @unchecked Sendable {
                     _ = sauti_eventfd_drain(wake)
                     applyCommands()
                 default:
-                    let fd = Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF)
-                    drain(fd, rtcp: cookie & Self.rtcpFlag != 0)
+                    continue
                 }
             }
         }
@@ -188,10 +199,26 @@ final class MediaWorker: @unchecked Sendable {
         for (_, body) in pending { body(self) }
     }
 
+    /// Receives everything waiting on every leg's sockets.
+    private func pollSockets() {
+        let start = sauti_monotonic_ns()
+        // Kernel timestamps are CLOCK_REALTIME; the engine keeps time on CLOCK_MONOTONIC.
+        let realtimeOffset = sauti_realtime_ns() - start
+        while true {
+            let n = events.withUnsafeMutableBufferPointer { sauti_epoll_wait(sockets, $0.baseAddress, Int32($0.count), 0) }
+            if n <= 0 { break }
+            for i in 0..<Int(n) {
+                let cookie = events[i].data
+                drain(Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF), rtcp: cookie & Self.rtcpFlag != 0, now: start, offset: realtimeOffset)
+            }
+            if Int(n) < events.count { break }
+        }
+        tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
+    }
+
     /// Receives everything waiting on `fd` in batches of `batchSize`.
-    private func drain(_ fd: Int32, rtcp: Bool) {
+    private func drain(_ fd: Int32, rtcp: Bool, now: Int64, offset: Int64) {
         guard Int(fd) < legsByFD.count, let leg = legsByFD[Int(fd)] else { return }
-        let now = sauti_monotonic_ns()
         while true {
             let n = batch.withUnsafeMutableBufferPointer { sauti_recv_batch(fd, $0.baseAddress, Int32($0.count)) }
             if n <= 0 { return }
@@ -203,12 +230,14 @@ final class MediaWorker: @unchecked Sendable {
                         continue
                     }
                     let data = UnsafeRawBufferPointer(start: datagrams[i].buffer, count: length)
+                    let stamp = datagrams[i].timestamp_ns
+                    let arrival = stamp != 0 ? min(stamp - offset, now) : now
                     // Safe: the element stays put while the buffer pointer is held.
                     let address = UnsafeMutablePointer(mutating: datagrams.baseAddress! + i).pointer(to: \.address)!
                     if rtcp {
-                        leg.receiveRTCPDatagram(data, from: address, now: now)
+                        leg.receiveRTCPDatagram(data, from: address, now: arrival)
                     } else {
-                        leg.receiveRTP(data, from: address, now: now)
+                        leg.receiveRTP(data, from: address, now: arrival)
                     }
                 }
             }
@@ -217,10 +246,13 @@ final class MediaWorker: @unchecked Sendable {
     }
 
     private func runTicks(_ count: Int) {
+        let woke = sauti_monotonic_ns()
+        pollSockets()
         // A late wake-up runs every tick it owes: each is counted, none is dropped.
         for k in 0..<count {
             let start = sauti_monotonic_ns()
-            let lateness = max(0, start - nextDeadline)
+            // Lateness: when the worker woke for this tick's deadline (catch-up ticks: when they ran).
+            let lateness = max(0, (k == 0 ? woke : start) - nextDeadline)
             if k > 0 || lateness >= Self.periodNanoseconds { tickStatistics.lateTicks += 1 }
             let bucket = min(Int(lateness / 100_000), tickStatistics.latenessBuckets.count - 1)
             tickStatistics.latenessBuckets[bucket] += 1
@@ -230,7 +262,8 @@ final class MediaWorker: @unchecked Sendable {
             nextDeadline += Self.periodNanoseconds
             tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
         }
-        if tickStatistics.ticks % 50 == 0 {
+        if tickStatistics.ticks - lastPublishedTick >= 50 {
+            lastPublishedTick = tickStatistics.ticks
             // Copy element by element into storage only the lock's value owns: no allocation.
             published.withLock { p in
                 p.ticks = tickStatistics.ticks

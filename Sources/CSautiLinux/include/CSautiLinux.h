@@ -51,7 +51,14 @@ struct sauti_datagram {
     struct sockaddr_storage address;
     socklen_t address_length;
     size_t length;
+    /// Kernel receive time (CLOCK_REALTIME, ns) when SO_TIMESTAMPNS is on; 0 otherwise.
+    int64_t timestamp_ns;
 };
+
+/// Turns on kernel receive timestamps (SO_TIMESTAMPNS) for a socket.
+int sauti_enable_timestamps(int fd);
+/// CLOCK_REALTIME in nanoseconds.
+int64_t sauti_realtime_ns(void);
 
 /// Receives up to `count` datagrams with one recvmmsg; returns how many, 0 when none wait, -1 with errno.
 int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count);
