@@ -95,6 +95,13 @@ public struct TelephoneEventTracker: Sendable {
     var currentEnded = true
     /// Timestamps of recently finished events, so late end retransmissions are ignored.
     private var recentlyFinished: [UInt32] = []
+    /// The timestamp of the open event's current segment (RFC 4733 §2.5.1.3: an event longer
+    /// than the 16-bit duration continues in segments with new timestamps).
+    private var segmentTimestamp: UInt32 = 0
+    /// Duration of the open event's earlier segments, in timestamp units.
+    private var segmentBase = 0
+    /// The longest duration seen in the current segment.
+    private var segmentDuration = 0
 
     /// A tracker with no event in progress.
     public init() {}
@@ -105,9 +112,18 @@ public struct TelephoneEventTracker: Sendable {
         _ event: TelephoneEvent, rtpTimestamp: UInt32, marker: Bool, arrivalNanoseconds: Int64
     ) -> DetectedDigit? {
         var finished: DetectedDigit? = nil
-        if var cur = current, cur.rtpTimestamp == rtpTimestamp, cur.event == event.event {
+        if let cur = current, !currentEnded, cur.event == event.event, rtpTimestamp != segmentTimestamp,
+            segmentDuration >= 0xFF00, rtpTimestamp == segmentTimestamp &+ UInt32(segmentDuration)
+        {
+            // A long press continues in a new segment: the same digit, not a new one.
+            segmentBase += segmentDuration
+            segmentTimestamp = rtpTimestamp
+            segmentDuration = 0
+        }
+        if var cur = current, segmentTimestamp == rtpTimestamp, cur.event == event.event {
             cur.packets += 1
-            cur.durationUnits = max(cur.durationUnits, Int(event.duration))
+            segmentDuration = max(segmentDuration, Int(event.duration))
+            cur.durationUnits = max(cur.durationUnits, segmentBase + Int(event.duration))
             if event.isEnd {
                 cur.endPackets += 1
                 if !currentEnded {
@@ -131,6 +147,9 @@ public struct TelephoneEventTracker: Sendable {
         current = DetectedDigit(
             digit: digit, event: event.event, rtpTimestamp: rtpTimestamp, firstArrivalNanoseconds: arrivalNanoseconds,
             durationUnits: Int(event.duration), endPackets: event.isEnd ? 1 : 0, sawMarker: marker, packets: 1)
+        segmentTimestamp = rtpTimestamp
+        segmentBase = 0
+        segmentDuration = Int(event.duration)
         currentEnded = false
         if event.isEnd {
             // Only one digit can be returned: if this packet closed an unfinished event, that

@@ -223,3 +223,29 @@ import Testing
                 == "88")
     }
 }
+
+@Test("a long press in several segments (RFC 4733 §2.5.1.3) is one digit with the whole duration")
+func longPressSegments() {
+    var t = TelephoneEventTracker()
+    var out: [DetectedDigit] = []
+    var ts: UInt32 = 0xFFFF_0000  // crosses the 32-bit wrap on the way
+    var now: Int64 = 0
+    // Three segments: two of the maximum 0xFFFF units, then 1000 units with the end.
+    for segment in 0..<3 {
+        let last = segment == 2 ? 1000 : 0xFFFF
+        var d = 160
+        while true {
+            let dur = min(d, last)
+            let end = segment == 2 && dur == last
+            if let x = t.ingest(TelephoneEvent(event: 5, isEnd: end, volume: 10, duration: UInt16(dur)), rtpTimestamp: ts, marker: segment == 0 && d == 160, arrivalNanoseconds: now) { out.append(x) }
+            now += 20_000_000
+            if dur == last { break }
+            d += 160
+        }
+        ts &+= UInt32(last)
+    }
+    if let x = t.finish() { out.append(x) }
+    #expect(out.count == 1)
+    #expect(out.first?.digit == "5")
+    #expect(t.lastEvent?.durationUnits == 2 * 0xFFFF + 1000)
+}
