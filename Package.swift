@@ -26,6 +26,11 @@ let package = Package(
             providers: [.apt(["libsndfile1-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CSpeexDSP",
+            pkgConfig: "speexdsp",
+            providers: [.apt(["libspeexdsp-dev"])]
+        ),
         // epoll, timerfd, eventfd, recvmmsg/sendmmsg: what Swift's Glibc module lacks.
         .target(name: "CSautiLinux"),
 
@@ -43,7 +48,7 @@ let package = Package(
         // Benchmarks (not part of `swift test`): `swift run -c release sauti-bench`.
         .executableTarget(
             name: "sauti-bench",
-            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay"],
+            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay", "CSpeexDSP"],
             path: "Benchmarks/SautiBench"
         ),
 

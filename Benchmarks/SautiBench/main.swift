@@ -7,6 +7,7 @@ import Foundation
 ///   sauti-bench all
 let usage = """
     usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S]
+           sauti-bench jitter
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench all
@@ -92,6 +93,19 @@ func legsBench(_ args: [String]) throws {
     ])
 }
 
+func jitterBench() {
+    print("jitter-buffer quality: ours vs libspeexdsp's, same traces (120 s each, seeded), 20 ms ticks")
+    let rows = JitterBenchmark().run()
+    func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
+    print(pad("trace", 44) + "  late loss ours / speex      added delay ours / speex")
+    for r in rows {
+        print(
+            pad(r.trace, 44)
+                + String(format: "  %6.2f %% / %6.2f %%       %6.1f ms / %6.1f ms", r.ours.lateLoss, r.speex.lateLoss, r.ours.delay, r.speex.delay))
+    }
+    writeJSON("jitter", ["rows": rows.map { ["trace": $0.trace, "ours_late_loss_percent": $0.ours.lateLoss, "ours_delay_ms": $0.ours.delay, "speex_late_loss_percent": $0.speex.lateLoss, "speex_delay_ms": $0.speex.delay] as [String: Any] }])
+}
+
 func g711Bench(_ args: [String]) {
     var seconds = 2.0
     if let i = args.firstIndex(of: "--seconds"), i + 1 < args.count, let s = Double(args[i + 1]) { seconds = s }
@@ -105,6 +119,7 @@ do {
     case "replay": try replayBench(Array(args.dropFirst()))
     case "g711": g711Bench(Array(args.dropFirst()))
     case "legs": try legsBench(Array(args.dropFirst()))
+    case "jitter": jitterBench()
     case "all":
         g711Bench([])
         try replayBench([])

@@ -1,37 +1,29 @@
 /// The delay estimator of the live jitter buffer (NetEq's name for the part).
 ///
-/// Each packet's transit (arrival minus media time, in samples) is compared with the
-/// smallest transit of the last `window` packets: the difference is how much later than
-/// the fastest packet it came. The target delay covers the largest such lateness seen in
-/// the window, plus a margin, between the configured bounds. Minimum and maximum are kept
-/// per block of 16 packets, so an update costs O(window / 16), with no allocation.
+/// Each packet's transit (arrival minus media time, in samples) is kept for the last
+/// `window` packets. Lateness is a packet's transit over the window's smallest. The target
+/// delay covers the `rank`-th largest lateness in the window — rank 1 is the peak; a
+/// higher rank lets the rarest outliers go late rather than delaying every packet for them
+/// (with 256 packets and rank 3, about 99 % of packets are covered). Storage is made once;
+/// an update is one pass over the window, with no allocation.
 struct DelayEstimator {
-    private static let blockSize = 16
-    private let blocks: Int
-    private var blockMin: [Int64]
-    private var blockMaxRelative: [Int64]
-    private var current = 0
-    private var inBlock = 0
+    private var transits: [Int64]
+    private var next = 0
     private var filled = 0
+    private let rank: Int
     /// The smallest transit in the window, in samples.
     private(set) var minimumTransit: Int64 = 0
-    /// The largest lateness relative to `minimumTransit` in the window, in samples.
+    /// The `rank`-th largest lateness in the window, in samples.
     private(set) var peakLateness: Int64 = 0
 
-    /// A window of about `packets` packets (rounded up to blocks of 16).
-    init(packets: Int = 256) {
-        blocks = max(2, (packets + Self.blockSize - 1) / Self.blockSize)
-        blockMin = [Int64](repeating: .max, count: blocks)
-        blockMaxRelative = [Int64](repeating: 0, count: blocks)
+    /// A window of `packets` packets; the target covers all but the `rank − 1` latest.
+    init(packets: Int = 256, rank: Int = 2) {
+        transits = [Int64](repeating: 0, count: max(16, packets))
+        self.rank = max(1, min(rank, 8))
     }
 
     mutating func reset() {
-        for i in 0..<blocks {
-            blockMin[i] = .max
-            blockMaxRelative[i] = 0
-        }
-        current = 0
-        inBlock = 0
+        next = 0
         filled = 0
         minimumTransit = 0
         peakLateness = 0
@@ -39,22 +31,32 @@ struct DelayEstimator {
 
     /// Adds one packet's transit (arrival − timestamp, both in samples).
     mutating func add(transit: Int64) {
-        if inBlock == Self.blockSize {
-            current = (current + 1) % blocks
-            blockMin[current] = .max
-            blockMaxRelative[current] = 0
-            inBlock = 0
+        let n = transits.count
+        filled = min(filled + 1, n)
+        let rank = min(self.rank, filled)
+        transits.withUnsafeMutableBufferPointer { t in
+            t[next] = transit
+            next = next + 1 == n ? 0 : next + 1
+            var lowest = Int64.max
+            // The `rank` largest transits, largest first (rank ≤ 8: a tiny insertion list).
+            var top: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (.min, .min, .min, .min, .min, .min, .min, .min)
+            withUnsafeMutableBytes(of: &top) { raw in
+                let largest = raw.bindMemory(to: Int64.self)
+                for i in 0..<filled {
+                    let v = t[i]
+                    if v < lowest { lowest = v }
+                    if v > largest[rank - 1] {
+                        var j = rank - 1
+                        while j > 0 && largest[j - 1] < v {
+                            largest[j] = largest[j - 1]
+                            j -= 1
+                        }
+                        largest[j] = v
+                    }
+                }
+                minimumTransit = lowest
+                peakLateness = largest[rank - 1] - lowest
+            }
         }
-        inBlock += 1
-        filled = min(filled + 1, blocks * Self.blockSize)
-        if transit < blockMin[current] { blockMin[current] = transit }
-        var m = Int64.max
-        for b in 0..<blocks where blockMin[b] < m { m = blockMin[b] }
-        minimumTransit = m
-        let relative = transit - m
-        if relative > blockMaxRelative[current] { blockMaxRelative[current] = relative }
-        var peak: Int64 = 0
-        for b in 0..<blocks where blockMaxRelative[b] > peak { peak = blockMaxRelative[b] }
-        peakLateness = peak
     }
 }

@@ -53,6 +53,9 @@ public struct LiveJitterBuffer {
     public let frameSamples: Int
     /// Counters.
     public private(set) var statistics = Statistics()
+    /// The extended timestamp of the first sample of the frame the last tick played
+    /// (meaningful after `.audio` or `.concealed`), for measuring delay.
+    public private(set) var lastPlayedTimestamp: Int64 = 0
 
     private let clockRate: Int64
     private let minDelaySamples: Int64
@@ -90,7 +93,7 @@ public struct LiveJitterBuffer {
 
     /// The target delay, in samples.
     private var targetSamples: Int64 {
-        min(max(estimator.peakLateness + Int64(frameSamples / 2), minDelaySamples), maxDelaySamples)
+        min(max(estimator.peakLateness + Int64(frameSamples / 8), minDelaySamples), maxDelaySamples)
     }
 
     private mutating func restart(ssrc: UInt32, timestamp: Int64, arrival: Int64) {
@@ -159,13 +162,13 @@ public struct LiveJitterBuffer {
                 return .silence
             }
             playing = true
-        } else if delay < target - Int64(frameSamples / 2) {
+        } else if delay < target {
             // Too little buffered for the jitter seen: play a concealed frame and hold still.
             scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
             _ = out.update(fromContentsOf: scratch)
             statistics.stretchedFrames += 1
             return .concealed
-        } else if delay > target + Int64(frameSamples * 3 / 2) {
+        } else if delay >= target + Int64(frameSamples) {
             // More delay than needed: skip a frame.
             playTimestamp += Int64(frameSamples)
             store.release(before: playTimestamp)
@@ -173,6 +176,7 @@ public struct LiveJitterBuffer {
             delay -= Int64(frameSamples)
         }
         var partial = false
+        lastPlayedTimestamp = playTimestamp
         let covered = store.render(from: playTimestamp, codec: codec, into: out) { out, covered in
             partial = true
             scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }

@@ -1,0 +1,2 @@
+#include <speex/speex_jitter.h>
+#include <speex/speex_resampler.h>
