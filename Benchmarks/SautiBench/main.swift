@@ -6,7 +6,7 @@ import Foundation
 ///   sauti-bench g711 [--seconds S]
 ///   sauti-bench all
 let usage = """
-    usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S]
+    usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S] [--paired]
            sauti-bench jitter
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
@@ -74,12 +74,33 @@ func replayBench(_ args: [String]) throws {
 }
 
 func legsBench(_ args: [String]) throws {
+    if !args.contains("--paired") {
+        var bench = LegsExternalBenchmark()
+        var it = args.makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--loads": bench.loads = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
+            case "--seconds": bench.seconds = Double(it.next() ?? "") ?? bench.seconds
+            default: throw BenchError("unknown option \(a)\n\(usage)")
+            }
+        }
+        print("legs benchmark: G.711 legs on one media worker, driven by the anchors' rtpload on loopback, \(bench.seconds) s per load after \(bench.warmup) s warm-up")
+        let rows = try bench.run()
+        let held = rows.filter(\.holds).map(\.legs).max() ?? 0
+        print("largest load held on one core: \(held) legs")
+        writeJSON("legs", [
+            "held_legs": held, "load_generator": "rtpload (../shared/anchors/rtpengine)",
+            "rows": rows.map { ["legs": $0.legs, "us_cpu_per_leg_tick": $0.microsecondsPerLegTick, "core_share": $0.coreShare, "lateness_p50_us": $0.p50, "lateness_p99_us": $0.p99, "lateness_max_us": $0.max, "late_ticks": $0.lateTicks, "loss_to_legs_percent": $0.lossToLegs, "loss_from_legs_percent": $0.lossFromLegs, "holds": $0.holds] as [String: Any] },
+        ])
+        return
+    }
     var bench = LegsBenchmark()
     var it = args.makeIterator()
     while let a = it.next() {
         switch a {
         case "--loads": bench.loads = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
         case "--seconds": bench.seconds = Double(it.next() ?? "") ?? bench.seconds
+        case "--paired": continue
         default: throw BenchError("unknown option \(a)\n\(usage)")
         }
     }

@@ -96,31 +96,48 @@ public struct WaveformConcealer {
         }
     }
 
-    /// The lag with the highest normalized autocorrelation over the last 20 ms.
+    /// The lag with the highest normalized autocorrelation over the last 20 ms: a coarse
+    /// search on every 4th sample at every 2nd lag, then a full-resolution refinement
+    /// around the best coarse lag (as G.711 Appendix I searches at 2:1 decimation first).
+    /// About a sixth of the multiply-adds of a full search.
     private func estimatePitch() -> Int {
         let window = min(sampleRate / 50, history.count - maxPitch)
         let end = history.count
-        var bestLag = maxPitch
-        var best: Double = -1
-        var lag = minPitch
-        while lag <= maxPitch {
-            var cross: Int64 = 0
-            var energy: Int64 = 0
-            for i in (end - window)..<end {
-                let a = Int64(history[i])
-                let b = Int64(history[i - lag])
-                cross += a * b
-                energy += b * b
+        return history.withUnsafeBufferPointer { h -> Int in
+            func score(_ lag: Int, step: Int) -> Double {
+                var cross: Int64 = 0
+                var energy: Int64 = 0
+                var i = end - window
+                while i < end {
+                    let a = Int64(h[i])
+                    let b = Int64(h[i - lag])
+                    cross += a * b
+                    energy += b * b
+                    i += step
+                }
+                return energy > 0 ? Double(cross) / Double(energy).squareRoot() : -.infinity
             }
-            if energy > 0 {
-                let score = Double(cross) / Double(energy).squareRoot()
-                if score > best {
-                    best = score
+            var bestLag = maxPitch
+            var best = -Double.infinity
+            var lag = minPitch
+            while lag <= maxPitch {
+                let s = score(lag, step: 4)
+                if s > best {
+                    best = s
                     bestLag = lag
                 }
+                lag += 2
             }
-            lag += 1
+            var refined = bestLag
+            best = -.infinity
+            for l in max(minPitch, bestLag - 2)...min(maxPitch, bestLag + 2) {
+                let s = score(l, step: 1)
+                if s > best {
+                    best = s
+                    refined = l
+                }
+            }
+            return refined
         }
-        return bestLag
     }
 }

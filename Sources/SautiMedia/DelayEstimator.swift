@@ -1,62 +1,79 @@
 /// The delay estimator of the live jitter buffer (NetEq's name for the part).
 ///
-/// Each packet's transit (arrival minus media time, in samples) is kept for the last
+/// Each packet's transit (arrival minus media time, in samples) counts for the last
 /// `window` packets. Lateness is a packet's transit over the window's smallest. The target
-/// delay covers the `rank`-th largest lateness in the window — rank 1 is the peak; a
-/// higher rank lets the rarest outliers go late rather than delaying every packet for them
-/// (with 256 packets and rank 3, about 99 % of packets are covered). Storage is made once;
-/// an update is one pass over the window, with no allocation.
+/// delay covers the second-largest lateness in the window: a lone outlier goes late rather
+/// than delaying every packet for it, but as soon as such a delay recurs it is covered.
+/// The window is kept as 16 blocks, each with its minimum and two largest transits, so an
+/// update costs O(1) and a query O(blocks), with no allocation.
 struct DelayEstimator {
-    private var transits: [Int64]
-    private var next = 0
-    private var filled = 0
-    private let rank: Int
+    private static let blockCount = 16
+    private let blockSize: Int
+    /// Per block: minimum at [b], largest at [16 + b], second largest at [32 + b].
+    private var blocks: [Int64]
+    private var current = 0
+    private var inBlock = 0
     /// The smallest transit in the window, in samples.
     private(set) var minimumTransit: Int64 = 0
-    /// The `rank`-th largest lateness in the window, in samples.
+    /// The second-largest lateness in the window (the largest when only one packet), in samples.
     private(set) var peakLateness: Int64 = 0
 
-    /// A window of `packets` packets; the target covers all but the `rank − 1` latest.
-    init(packets: Int = 256, rank: Int = 2) {
-        transits = [Int64](repeating: 0, count: max(16, packets))
-        self.rank = max(1, min(rank, 8))
+    /// A window of about `packets` packets.
+    init(packets: Int = 256) {
+        blockSize = max(1, packets / Self.blockCount)
+        blocks = [Int64](repeating: 0, count: 3 * Self.blockCount)
+        reset()
     }
 
     mutating func reset() {
-        next = 0
-        filled = 0
+        for b in 0..<Self.blockCount {
+            blocks[b] = .max
+            blocks[Self.blockCount + b] = .min
+            blocks[2 * Self.blockCount + b] = .min
+        }
+        current = 0
+        inBlock = 0
         minimumTransit = 0
         peakLateness = 0
     }
 
     /// Adds one packet's transit (arrival − timestamp, both in samples).
     mutating func add(transit: Int64) {
-        let n = transits.count
-        filled = min(filled + 1, n)
-        let rank = min(self.rank, filled)
-        transits.withUnsafeMutableBufferPointer { t in
-            t[next] = transit
-            next = next + 1 == n ? 0 : next + 1
-            var lowest = Int64.max
-            // The `rank` largest transits, largest first (rank ≤ 8: a tiny insertion list).
-            var top: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (.min, .min, .min, .min, .min, .min, .min, .min)
-            withUnsafeMutableBytes(of: &top) { raw in
-                let largest = raw.bindMemory(to: Int64.self)
-                for i in 0..<filled {
-                    let v = t[i]
-                    if v < lowest { lowest = v }
-                    if v > largest[rank - 1] {
-                        var j = rank - 1
-                        while j > 0 && largest[j - 1] < v {
-                            largest[j] = largest[j - 1]
-                            j -= 1
-                        }
-                        largest[j] = v
-                    }
-                }
-                minimumTransit = lowest
-                peakLateness = largest[rank - 1] - lowest
+        let n = Self.blockCount
+        if inBlock == blockSize {
+            current = current + 1 == n ? 0 : current + 1
+            inBlock = 0
+        }
+        let fresh = inBlock == 0
+        inBlock += 1
+        let c = current
+        (minimumTransit, peakLateness) = blocks.withUnsafeMutableBufferPointer { t -> (Int64, Int64) in
+            if fresh {
+                t[c] = .max
+                t[n + c] = .min
+                t[2 * n + c] = .min
             }
+            if transit < t[c] { t[c] = transit }
+            if transit > t[n + c] {
+                t[2 * n + c] = t[n + c]
+                t[n + c] = transit
+            } else if transit > t[2 * n + c] {
+                t[2 * n + c] = transit
+            }
+            var low = Int64.max
+            var top1 = Int64.min
+            var top2 = Int64.min
+            for b in 0..<n {
+                if t[b] < low { low = t[b] }
+                let (f, g) = (t[n + b], t[2 * n + b])
+                if f > top1 {
+                    top2 = max(top1, g)
+                    top1 = f
+                } else if f > top2 {
+                    top2 = f
+                }
+            }
+            return (low, (top2 == .min ? top1 : top2) - low)
         }
     }
 }

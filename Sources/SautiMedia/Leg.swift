@@ -55,7 +55,9 @@ final class Leg: @unchecked Sendable {
     var sentDigits = ""
     var sendingEvent: (event: UInt8, timestamp: UInt32, duration: Int, target: Int, endsSent: Int)?
     var eventGapTicks = 0
-    var lastRTCPSent: Int64 = 0
+    /// When the next RTCP report is due (ns, monotonic).
+    var nextRTCP: Int64 = 0
+    var rng = SystemRandomNumberGenerator()
     var octetsSent: UInt32 = 0
 
     // Buffers, made once and freed in deinit: raw so the per-tick path has no
@@ -94,7 +96,7 @@ final class Leg: @unchecked Sendable {
         rtcpBuffer = .allocate(byteCount: 1500, alignment: 8)
         cnameBytes = Array(configuration.cname.utf8.prefix(255))
         lastReceiveNanoseconds = now
-        lastRTCPSent = now
+        nextRTCP = now + rtcpInterval()
         applyRemote()
     }
 
@@ -295,11 +297,18 @@ final class Leg: @unchecked Sendable {
             sendFrame(to: remote)
         }
         timestamp &+= UInt32(frameSamples)
-        if now - lastRTCPSent >= Int64(configuration.rtcpIntervalSeconds * 1e9) {
-            lastRTCPSent = now
+        if now >= nextRTCP {
+            nextRTCP = now + rtcpInterval()
             sendRTCP(now: now)
         }
         publish()
+    }
+
+    /// The interval to the next report, randomized over [0.5, 1.5] × the configured one as
+    /// RFC 3550 §6.3.1 asks, so legs opened together do not all report in the same tick.
+    private func rtcpInterval() -> Int64 {
+        let base = configuration.rtcpIntervalSeconds * 1e9
+        return Int64(base * (0.5 + Double(rng.next() % 1_000_000) / 1_000_000))
     }
 
     private func sendFrame(to remote: (sockaddr_storage, socklen_t)) {

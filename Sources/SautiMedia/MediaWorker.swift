@@ -21,6 +21,8 @@ public struct TickStatistics: Sendable, Equatable {
     /// Lateness histogram: bucket i counts ticks that started between i and i+1 × 100 µs
     /// after their deadline (the last bucket holds everything later).
     public var latenessBuckets = [Int](repeating: 0, count: 201)
+    /// Ticks owed after a stall longer than the catch-up allows: not run, counted here.
+    public var skippedTicks = 0
     /// The largest lateness seen, in µs.
     public var maxLatenessMicroseconds = 0
     /// Time spent working (ticks and receiving), in ns: CPU per leg is this over legs and time.
@@ -48,6 +50,7 @@ public struct TickStatistics: Sendable, Equatable {
 /// boundary; the queue's lock is taken once per wake-up, never per packet.
 final class MediaWorker: @unchecked Sendable {
     static let periodNanoseconds: Int64 = 20_000_000
+    static let maxCatchUp = 5
     private static let timerCookie: UInt64 = .max
     private static let eventCookie: UInt64 = .max - 1
     private static let rtcpFlag: UInt64 = 1 << 32
@@ -248,8 +251,16 @@ final class MediaWorker: @unchecked Sendable {
     private func runTicks(_ count: Int) {
         let woke = sauti_monotonic_ns()
         pollSockets()
-        // A late wake-up runs every tick it owes: each is counted, none is dropped.
-        for k in 0..<count {
+        // A late wake-up runs the ticks it owes, up to `maxCatchUp` of them: each is counted
+        // late. Beyond that (a stall of over 100 ms) running them all back to back would
+        // only burst packets out and make the next tick late too; those are counted as
+        // skipped, never dropped silently.
+        let run = min(count, Self.maxCatchUp)
+        if count > run {
+            tickStatistics.skippedTicks += count - run
+            nextDeadline += Int64(count - run) * Self.periodNanoseconds
+        }
+        for k in 0..<run {
             let start = sauti_monotonic_ns()
             // Lateness: when the worker woke for this tick's deadline (catch-up ticks: when they ran).
             let lateness = max(0, (k == 0 ? woke : start) - nextDeadline)
@@ -268,6 +279,7 @@ final class MediaWorker: @unchecked Sendable {
             published.withLock { p in
                 p.ticks = tickStatistics.ticks
                 p.lateTicks = tickStatistics.lateTicks
+                p.skippedTicks = tickStatistics.skippedTicks
                 p.maxLatenessMicroseconds = tickStatistics.maxLatenessMicroseconds
                 p.busyNanoseconds = tickStatistics.busyNanoseconds
                 for i in 0..<p.latenessBuckets.count { p.latenessBuckets[i] = tickStatistics.latenessBuckets[i] }
