@@ -4,6 +4,9 @@
 /// `window` packets. Lateness is a packet's transit over the window's smallest. The target
 /// delay covers the second-largest lateness in the window: a lone outlier goes late rather
 /// than delaying every packet for it, but as soon as such a delay recurs it is covered.
+/// With fewer than three packets the largest counts: of two, the second-largest lateness is
+/// always zero, and a sender's first burst (ffmpeg sends a 182 ms and a 74 ms packet back
+/// to back) would be played with no delay for its first packet, then skipped through.
 /// The window is kept as 16 blocks, each with its minimum and two largest transits, so an
 /// update costs O(1) and a query O(blocks), with no allocation.
 struct DelayEstimator {
@@ -13,9 +16,11 @@ struct DelayEstimator {
     private var blocks: [Int64]
     private var current = 0
     private var inBlock = 0
+    /// Packets since the reset, counted up to 3.
+    private var seen = 0
     /// The smallest transit in the window, in samples.
     private(set) var minimumTransit: Int64 = 0
-    /// The second-largest lateness in the window (the largest when only one packet), in samples.
+    /// The second-largest lateness in the window (the largest when fewer than three packets), in samples.
     private(set) var peakLateness: Int64 = 0
 
     /// A window of about `packets` packets.
@@ -33,6 +38,7 @@ struct DelayEstimator {
         }
         current = 0
         inBlock = 0
+        seen = 0
         minimumTransit = 0
         peakLateness = 0
     }
@@ -47,6 +53,8 @@ struct DelayEstimator {
         let fresh = inBlock == 0
         inBlock += 1
         let c = current
+        seen = min(seen + 1, 3)
+        let few = seen < 3
         (minimumTransit, peakLateness) = blocks.withUnsafeMutableBufferPointer { t -> (Int64, Int64) in
             if fresh {
                 t[c] = .max
@@ -73,7 +81,7 @@ struct DelayEstimator {
                     top2 = f
                 }
             }
-            return (low, (top2 == .min ? top1 : top2) - low)
+            return (low, (few || top2 == .min ? top1 : top2) - low)
         }
     }
 }

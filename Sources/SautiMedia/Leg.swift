@@ -146,7 +146,6 @@ final class Leg: @unchecked Sendable {
         let isEvent = pt == configuration.telephoneEventPayloadType
         guard pt == configuration.payloadType || isEvent else {
             statistics.unknownPayloadType += 1
-            if pt != 13 { return }
             return
         }
         if remote == nil {
@@ -213,7 +212,7 @@ final class Leg: @unchecked Sendable {
                     lastSRArrival = now
                 }
                 for i in 0..<p.reportCount {
-                    if let b = p.reportBlock(i), b.ssrc == ssrc { reportBlock(b) }
+                    if let b = p.reportBlock(i), b.ssrc == ssrc { reportBlock(b, arrival: now) }
                 }
             }
         } catch {
@@ -223,12 +222,16 @@ final class Leg: @unchecked Sendable {
         statistics.rtcpReceived += 1
     }
 
-    private func reportBlock(_ b: RTCPReportBlock) {
+    /// `arrival` is when the report reached the socket (monotonic ns): the worker reads
+    /// sockets at the tick, so "now" would add up to a period to the RTT.
+    private func reportBlock(_ b: RTCPReportBlock, arrival: Int64) {
         statistics.remoteFractionLost = Double(b.fractionLost) / 256
         statistics.remoteJitterMilliseconds = Double(b.jitter) * 1000 / Double(configuration.codec.clockRate)
         if b.lastSR != 0 {
             // RTT = now − LSR − DLSR, in 1/65536 s (RFC 3550 §6.4.1).
-            let nowMiddle = UInt32(truncatingIfNeeded: NTPTime.now() >> 16)
+            let sinceArrival = UInt64(max(0, monotonicNanoseconds() - arrival))
+            let arrivalNTP = NTPTime.now() &- sinceArrival * (1 << 32) / 1_000_000_000
+            let nowMiddle = UInt32(truncatingIfNeeded: arrivalNTP >> 16)
             let rtt = nowMiddle &- b.lastSR &- b.delaySinceLastSR
             if rtt < 0x8000_0000 { statistics.roundTripMilliseconds = Double(rtt) * 1000 / 65536 }
         }

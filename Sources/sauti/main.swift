@@ -3,6 +3,13 @@ import SautiReplay
 
 /// `sauti`: the Sautikit command line.
 let usage = """
+    usage: sauti replay CAPTURE [options]     report and decode the RTP streams of a capture
+           sauti call HOST:PORT [options]     call an RTP peer: send a WAV and digits, record, report
+
+    sauti replay --help and sauti call --help tell more.
+    """
+
+let replayUsage = """
     usage: sauti replay CAPTURE [--out DIR] [--json] [--stream SSRC]... [--decode-as PORT[=PT/CODEC/RATE]]... [--quiet]
 
     Finds every RTP stream in a pcap or pcapng capture and reports, per stream, packets,
@@ -58,15 +65,15 @@ func replayCommand(_ args: ArraySlice<String>) -> Never {
             case .failure(let e): fail(e.description)
             }
         case "-h", "--help":
-            print(usage)
+            print(replayUsage)
             exit(0)
         default:
-            if a.hasPrefix("-") { fail("unknown option \(a)\n\(usage)") }
+            if a.hasPrefix("-") { fail("unknown option \(a)\n\(replayUsage)") }
             guard path == nil else { fail("one capture at a time (got \(path!) and \(a))") }
             path = a
         }
     }
-    guard let path else { fail("replay needs a capture file\n\(usage)") }
+    guard let path else { fail("replay needs a capture file\n\(replayUsage)") }
     if !quiet {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         if size > 4 << 20 {
@@ -112,6 +119,7 @@ func replayCommand(_ args: ArraySlice<String>) -> Never {
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "replay": replayCommand(arguments.dropFirst())
+case "call": await callCommand(arguments.dropFirst())
 case "-h", "--help", "help": print(usage)
 case nil: fail(usage)
 default: fail("unknown command \(arguments.first!)\n\(usage)")

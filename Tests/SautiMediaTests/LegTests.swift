@@ -74,7 +74,9 @@ func toneShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double = 8
         try await Task.sleep(for: .seconds(1))
         let got = sink.samples
         #expect(got.count >= 8000 * 9 / 10, "a second of frames")
-        #expect(toneShare(got.suffix(4000), frequency: 1000) > 0.9, "the 1 kHz tone arrives at B")
+        // Frame by frame (a stretched or skipped frame shifts the phase, not the tone).
+        let frames = stride(from: got.count - 8000, to: got.count - 160, by: 160).map { toneShare(got[$0..<($0 + 160)], frequency: 1000) }
+        #expect(frames.filter { $0 > 0.9 }.count >= frames.count * 9 / 10, "the 1 kHz tone arrives at B: \(frames.filter { $0 > 0.9 }.count) of \(frames.count) frames")
         async let collected = b.gatherDigits(DigitCollectionSpec(numDigits: nil, timeoutMilliseconds: 3000, interDigitTimeoutMilliseconds: 2000, finishOnKeys: ["#"]))
         try await Task.sleep(for: .milliseconds(50))
         a.sendDigits("1234*#", durationMilliseconds: 100)
@@ -111,7 +113,9 @@ func toneShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double = 8
         #expect(latched != nil)
         // A stranger sends valid RTP (bleed), then the caller sends malformed packets.
         let stranger = try UDPTestSocket()
-        for i in 0..<50 { stranger.send(audio(100 + i, ssrc: 0xBAD), to: b.local) }
+        // A flood: 5,000 packets as fast as the socket takes them.
+        for i in 0..<5000 { stranger.send(audio(100 + i, ssrc: 0xBAD), to: b.local) }
+        try await Task.sleep(for: .milliseconds(100))
         let bad: [[UInt8]] = [
             [0x80, 0x00],  // short
             [0x40] + [UInt8](repeating: 0, count: 20),  // version 1
@@ -128,7 +132,7 @@ func toneShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double = 8
         for i in 10..<20 { caller.send(audio(i), to: b.local) }
         try await Task.sleep(for: .milliseconds(300))
         let s = b.statistics
-        #expect(s.strayPackets == 50)
+        #expect(s.strayPackets > 100, "\(s.strayPackets) of 5000 (the rest overflowed the socket buffer)")
         #expect(s.malformedRTP == bad.count)
         #expect(s.malformedRTCP == 2 * rtcpBad.count)
         #expect(s.packetsReceived == 20)

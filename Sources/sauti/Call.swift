@@ -1,0 +1,433 @@
+// `sauti call`: a test caller. Opens one leg to HOST:PORT, plays a WAV into it in real
+// time, sends RFC 4733 digits at given offsets, records what comes back, and reports the
+// RTP statistics of both directions (ours from the leg, the far end's from its RTCP).
+
+import Foundation
+import SautiAudio
+import SautiMedia
+import SautiWire
+import Synchronization
+
+let callUsage = """
+    usage: sauti call HOST:PORT [--wav IN.wav] [--codec pcmu|pcma] [--digits SPEC]
+                      [--duration SECONDS] [--record OUT.wav] [--local-port N] [--json]
+
+    Opens an RTP leg to HOST:PORT (IPv4, or IPv6 in brackets: [::1]:4000), sends IN.wav
+    as RTP in real time, sends RFC 4733 digits at the given times, records what comes
+    back, and prints the RTP statistics of both directions: ours (packets, bytes, loss,
+    jitter, late, concealed, digits) and the far end's from its RTCP reports (fraction
+    lost, jitter, round-trip time).
+
+      --wav IN.wav       audio to send: 8 kHz mono WAV (silence without it)
+      --codec C          pcmu (default, PT 0) or pcma (PT 8); digits use PT 101
+      --digits SPEC      digits and when to send them, in seconds from the start:
+                         "1@1.0,2@1.5,#@3" (0-9 * # A-D)
+      --duration S       how long the call lasts, in seconds (default: the WAV's
+                         length + 1, or 5 without a WAV)
+      --record OUT.wav   write what the far end sent, decoded, as 16-bit 8 kHz WAV
+      --local-port N     bind RTP to the even port N (RTCP on N+1); default: a free
+                         pair in 20000-29999
+      --rtcp-interval S  seconds between our RTCP reports (default 1)
+      --json             print the statistics as JSON instead of a table
+
+    exit status: 0 the call ran; 1 it could not (no port, recording not written);
+    2 usage error (bad arguments, missing or unusable WAV).
+    """
+
+/// A digit to send and when, in seconds from the start of the call.
+struct ScheduledDigit: Equatable {
+    var digit: Character
+    var atSeconds: Double
+}
+
+/// What the command line asked for.
+struct CallOptions {
+    var remote: Endpoint
+    var wavPath: String?
+    var codec: AudioCodec = .pcmu
+    var digits: [ScheduledDigit] = []
+    var durationSeconds: Double?
+    var recordPath: String?
+    var localPort: UInt16?
+    var rtcpIntervalSeconds = 1.0
+    var json = false
+}
+
+/// A bad command-line argument, with the message to print.
+struct ArgumentError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Parses `HOST:PORT`: a dotted IPv4 address, `[IPv6]`, or `localhost`, and a port 1-65535.
+func parseHostPort(_ text: String) throws(ArgumentError) -> Endpoint {
+    let host: Substring
+    let portText: Substring
+    if text.hasPrefix("[") {
+        guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+            throw ArgumentError("\(text): an IPv6 address goes in brackets with a port: [::1]:4000")
+        }
+        host = text[text.index(after: text.startIndex)..<close]
+        portText = text[text.index(close, offsetBy: 2)...]
+    } else {
+        guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else {
+            throw ArgumentError("\(text): expected HOST:PORT, e.g. 127.0.0.1:4000 or [::1]:4000")
+        }
+        host = text[..<colon]
+        portText = text[text.index(after: colon)...]
+    }
+    guard let port = UInt16(portText), port > 0 else {
+        throw ArgumentError("\(text): the port must be a number from 1 to 65535")
+    }
+    let address: IPAddress?
+    switch host.lowercased() {
+    case "localhost": address = .v4(0x7F00_0001)
+    default: address = IPAddress(host)
+    }
+    guard let address, address.isV6 == text.hasPrefix("[") else {
+        throw ArgumentError("\(text): \(host) is not an IPv4 address (or an IPv6 one in brackets)")
+    }
+    return Endpoint(address: address, port: port)
+}
+
+/// Parses `"1@1.0,2@1.5,#@3"`: each digit (0-9 * # A-D) at a time in seconds (≥ 0).
+func parseDigitSchedule(_ text: String) throws(ArgumentError) -> [ScheduledDigit] {
+    var out: [ScheduledDigit] = []
+    for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+        let parts = item.trimmingCharacters(in: .whitespaces).split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 1, let digit = parts[0].uppercased().first,
+            TelephoneEvent.code(for: digit) != nil
+        else {
+            throw ArgumentError("--digits \(text): \"\(item)\" is not DIGIT@SECONDS with a digit 0-9 * # A-D")
+        }
+        guard let at = Double(parts[1]), at.isFinite, at >= 0 else {
+            throw ArgumentError("--digits \(text): \"\(item)\": the time must be seconds from the start, 0 or more")
+        }
+        out.append(ScheduledDigit(digit: digit, atSeconds: at))
+    }
+    return out.sorted { $0.atSeconds < $1.atSeconds }
+}
+
+/// Parses the arguments after `call`; fails (status 2) with a message on a bad one.
+func parseCallOptions(_ args: ArraySlice<String>) -> CallOptions {
+    var remote: Endpoint?
+    var options = CallOptions(remote: Endpoint(address: .v4(0), port: 0))
+    var it = args.makeIterator()
+    func value(_ flag: String, _ what: String) -> String {
+        guard let v = it.next() else { fail("\(flag) needs \(what)\n\(callUsage)") }
+        return v
+    }
+    while let a = it.next() {
+        switch a {
+        case "--wav": options.wavPath = value(a, "a WAV file")
+        case "--record": options.recordPath = value(a, "an output WAV path")
+        case "--json": options.json = true
+        case "--codec":
+            switch value(a, "pcmu or pcma").lowercased() {
+            case "pcmu", "ulaw", "g711u": options.codec = .pcmu
+            case "pcma", "alaw", "g711a": options.codec = .pcma
+            case let other: fail("--codec \(other): sauti call sends pcmu or pcma")
+            }
+        case "--digits":
+            let v = value(a, "a schedule like \"1@1.0,2@1.5,#@3\"")
+            do {
+                options.digits = try parseDigitSchedule(v)
+            } catch {
+                fail(error.description)
+            }
+        case "--duration":
+            let v = value(a, "seconds")
+            guard let s = Double(v), s.isFinite, s > 0, s <= 24 * 3600 else {
+                fail("--duration \(v): need a number of seconds above 0 (at most a day)")
+            }
+            options.durationSeconds = s
+        case "--rtcp-interval":
+            let v = value(a, "seconds")
+            guard let s = Double(v), s.isFinite, s >= 0.1 else {
+                fail("--rtcp-interval \(v): need seconds, 0.1 or more")
+            }
+            options.rtcpIntervalSeconds = s
+        case "--local-port":
+            let v = value(a, "an even port")
+            guard let p = UInt16(v), p > 0, p % 2 == 0, p < 65535 else {
+                fail("--local-port \(v): need an even port from 2 to 65534 (RTP on it, RTCP on the next)")
+            }
+            options.localPort = p
+        case "-h", "--help":
+            print(callUsage)
+            exit(0)
+        default:
+            if a.hasPrefix("-") { fail("unknown option \(a)\n\(callUsage)") }
+            guard remote == nil else { fail("one HOST:PORT at a time (got \(remote!) and \(a))") }
+            do {
+                remote = try parseHostPort(a)
+            } catch {
+                fail(error.description)
+            }
+        }
+    }
+    guard let remote else { fail("call needs HOST:PORT\n\(callUsage)") }
+    options.remote = remote
+    return options
+}
+
+/// Reads the WAV to send: it must be 8 kHz mono, as the leg sends it.
+func loadCallWAV(_ path: String) -> [Int16] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        fail("--wav \(path): no such file")
+    }
+    let wav: (info: WAVInfo, samples: [Int16])
+    do {
+        wav = try WAVReader.read(path: path)
+    } catch {
+        fail("--wav \(error)")
+    }
+    guard wav.info.sampleRate == 8000, wav.info.channels == 1 else {
+        let channels = wav.info.channels == 1 ? "mono" : "\(wav.info.channels) channels"
+        fail(
+            "--wav \(path) is \(wav.info.sampleRate) Hz \(channels); sauti call sends 8 kHz mono as it is. "
+                + "Convert it first: sox \(path) -r 8000 -c 1 out.wav")
+    }
+    return wav.samples
+}
+
+/// What the leg reported while the call ran.
+final class CallEventLog: Sendable {
+    private struct State {
+        var digitsReceived = ""
+        var digitsSent = ""
+        var mediaTimeouts = 0
+    }
+    private let state = Mutex(State())
+
+    func record(_ event: LegEvent) {
+        state.withLock { s in
+            switch event {
+            case .digit(let d, _): s.digitsReceived.append(d)
+            case .digitsSent(let d): s.digitsSent += d
+            case .mediaTimeout: s.mediaTimeouts += 1
+            default: break
+            }
+        }
+    }
+
+    var digitsReceived: String { state.withLock { $0.digitsReceived } }
+    var digitsSent: String { state.withLock { $0.digitsSent } }
+    var mediaTimeouts: Int { state.withLock { $0.mediaTimeouts } }
+}
+
+/// The report `sauti call` prints.
+struct CallReport: Encodable {
+    struct Sent: Encodable {
+        var packets: Int
+        var bytes: Int
+        var rtcpPackets: Int
+        var digits: String
+        var sendErrors: Int
+    }
+    struct Received: Encodable {
+        var packets: Int
+        var bytes: Int
+        var lost: Int
+        var duplicates: Int
+        var outOfOrder: Int
+        var jitterMs: Double
+        var late: Int
+        var concealedFrames: Int
+        var jitterBufferDelayMs: Double
+        var strayPackets: Int
+        var unknownPayloadType: Int
+        var malformedRtp: Int
+        var rtcpPackets: Int
+        var digitsReceived: Int
+        var digits: String
+        var mediaTimeouts: Int
+    }
+    /// The far end's view of our stream, from its RTCP receiver reports (null until one came).
+    struct FarEnd: Encodable {
+        var fractionLost: Double?
+        var jitterMs: Double?
+        var rttMs: Double?
+
+        enum CodingKeys: String, CodingKey { case fractionLost, jitterMs, rttMs }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            // Written as null rather than left out: "no report came" is an answer too.
+            try c.encode(fractionLost, forKey: .fractionLost)
+            try c.encode(jitterMs, forKey: .jitterMs)
+            try c.encode(rttMs, forKey: .rttMs)
+        }
+    }
+
+    var local: String
+    var remote: String
+    var codec: String
+    var payloadType: Int
+    var durationSeconds: Double
+    var wav: String?
+    var record: String?
+    var recordedSeconds: Double
+    var sent: Sent
+    var received: Received
+    var farEnd: FarEnd
+
+    init(
+        options: CallOptions, local: Endpoint, duration: Double, recordedSamples: Int, stats s: LegStatistics,
+        events: CallEventLog
+    ) {
+        self.local = "\(local)"
+        remote = "\(options.remote)"
+        codec = options.codec.rawValue
+        payloadType = options.codec == .pcmu ? 0 : 8
+        durationSeconds = duration
+        wav = options.wavPath
+        record = options.recordPath
+        recordedSeconds = Double(recordedSamples) / Double(options.codec.clockRate)
+        sent = Sent(
+            packets: s.packetsSent, bytes: s.bytesSent, rtcpPackets: s.rtcpSent, digits: events.digitsSent,
+            sendErrors: s.sendErrors)
+        received = Received(
+            packets: s.packetsReceived, bytes: s.bytesReceived, lost: s.packetsLost, duplicates: s.duplicates,
+            outOfOrder: s.outOfOrder, jitterMs: s.jitterMilliseconds, late: s.late, concealedFrames: s.concealedFrames,
+            jitterBufferDelayMs: s.jitterBufferDelayMilliseconds, strayPackets: s.strayPackets,
+            unknownPayloadType: s.unknownPayloadType, malformedRtp: s.malformedRTP, rtcpPackets: s.rtcpReceived,
+            digitsReceived: s.digitsReceived, digits: events.digitsReceived, mediaTimeouts: events.mediaTimeouts)
+        farEnd = FarEnd(
+            fractionLost: s.remoteFractionLost, jitterMs: s.remoteJitterMilliseconds, rttMs: s.roundTripMilliseconds)
+    }
+
+    func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(self)
+    }
+
+    /// The statistics as a two-column table: what we sent (with the far end's view of it)
+    /// and what we received.
+    func table() -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
+        let lostSent = farEnd.fractionLost.map { String(format: "%.1f%% (RTCP)", $0 * 100) } ?? "-"
+        let rows: [(String, String, String)] = [
+            ("packets", "\(sent.packets)", "\(received.packets)"),
+            ("bytes", "\(sent.bytes)", "\(received.bytes)"),
+            ("lost", lostSent, "\(received.lost)"),
+            ("jitter (ms)", farEnd.jitterMs.map { ms($0) + " (RTCP)" } ?? "-", ms(received.jitterMs)),
+            ("duplicates", "-", "\(received.duplicates)"),
+            ("out of order", "-", "\(received.outOfOrder)"),
+            ("late", "-", "\(received.late)"),
+            ("concealed frames", "-", "\(received.concealedFrames)"),
+            ("stray packets", "-", "\(received.strayPackets)"),
+            ("RTCP packets", "\(sent.rtcpPackets)", "\(received.rtcpPackets)"),
+            ("digits", "\(sent.digits.count) \"\(sent.digits)\"", "\(received.digitsReceived) \"\(received.digits)\""),
+        ]
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func left(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+        var out = "call \(local) -> \(remote)  \(codec)/8000 (PT \(payloadType))  "
+        out += String(format: "%.2f s", durationSeconds)
+        if let record { out += String(format: "  recorded %.2f s to %@", recordedSeconds, record) }
+        out += "\n\n"
+        out += pad("", 18) + left("sent", 18) + left("received", 18) + "\n"
+        for (name, a, b) in rows { out += pad(name, 18) + left(a, 18) + left(b, 18) + "\n" }
+        out += "\nround trip (RTCP): \(farEnd.rttMs.map { ms($0) + " ms" } ?? "-")"
+        if received.mediaTimeouts > 0 { out += "  media timeouts: \(received.mediaTimeouts)" }
+        return out + "\n"
+    }
+}
+
+/// The local address for a leg to `remote`: loopback for a loopback remote, else any
+/// address of its family.
+func localAddress(toward remote: IPAddress) -> IPAddress {
+    switch remote {
+    case .v4(let a): return a >> 24 == 127 ? .v4(0x7F00_0001) : .v4(0)
+    case .v6(let hi, let lo): return hi == 0 && lo == 1 ? .v6(0, 1) : .v6(0, 0)
+    }
+}
+
+func callCommand(_ args: ArraySlice<String>) async -> Never {
+    let options = parseCallOptions(args)
+    let samples = options.wavPath.map(loadCallWAV)
+    let rate = options.codec.clockRate
+    let duration =
+        options.durationSeconds ?? samples.map { Double($0.count) / Double(rate) + 1 } ?? 5
+    if let late = options.digits.first(where: { $0.atSeconds >= duration }) {
+        fail(
+            String(
+                format: "--digits: %@ at %g s is not before the end of the call (%g s); give a longer --duration",
+                String(late.digit), late.atSeconds, duration))
+    }
+    // Open the recording first, so a bad path fails before the call.
+    var writer: WAVWriter?
+    if let path = options.recordPath {
+        do {
+            writer = try WAVWriter(path: path, sampleRate: rate)
+        } catch {
+            fail("--record \(error)")
+        }
+    }
+    var configuration = MediaEngineConfiguration(workers: 1)
+    configuration.address = localAddress(toward: options.remote.address)
+    if let p = options.localPort {
+        configuration.firstPort = p
+        configuration.lastPort = p + 1
+    }
+    let engine: MediaEngine
+    let leg: MediaLeg
+    do {
+        engine = try MediaEngine(configuration: configuration)
+        var legConfiguration = LegConfiguration(codec: options.codec, remote: options.remote)
+        legConfiguration.rtcpIntervalSeconds = options.rtcpIntervalSeconds
+        legConfiguration.mediaTimeoutMilliseconds = 0
+        leg = try engine.openLeg(legConfiguration)
+    } catch {
+        fail("cannot open a leg: \(error)", status: 1)
+    }
+    let recorder = PCMRecorderSink(maximumSeconds: duration + 1, sampleRate: rate)
+    leg.addSink(recorder)
+    if let samples { leg.setSource(PCMSource(samples: samples)) }
+
+    let log = CallEventLog()
+    let events = Task {
+        for await e in leg.events { log.record(e) }
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    let sender = Task {
+        for d in options.digits {
+            try? await clock.sleep(until: start + .milliseconds(Int64((d.atSeconds * 1000).rounded())))
+            if Task.isCancelled { return }
+            leg.sendDigits(String(d.digit))
+        }
+    }
+    try? await clock.sleep(until: start + .milliseconds(Int64((duration * 1000).rounded())))
+    sender.cancel()
+    leg.close()
+    // `.closed` ends the events; the final counters are published with it.
+    await events.value
+    engine.shutdown()
+
+    let recorded = recorder.samples
+    if let writer, let path = options.recordPath {
+        do {
+            try writer.write(recorded)
+            try writer.close()
+        } catch {
+            fail("--record \(path): \(error)", status: 1)
+        }
+    }
+    let report = CallReport(
+        options: options, local: leg.local, duration: duration, recordedSamples: recorded.count,
+        stats: leg.statistics, events: log)
+    if options.json {
+        do {
+            FileHandle.standardOutput.write(try report.jsonData())
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } catch {
+            fail("could not encode the report: \(error)", status: 1)
+        }
+    } else {
+        FileHandle.standardOutput.write(Data(report.table().utf8))
+    }
+    exit(0)
+}
