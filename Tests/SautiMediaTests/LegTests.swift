@@ -142,6 +142,34 @@ func toneShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double = 8
         for l in [b, c, d] { l.close() }
     }
 
+    @Test("digit collection ends by count, by first-digit timeout and by inter-digit timeout")
+    func collectionEnds() async throws {
+        let engine = try Self.engine()
+        defer { engine.shutdown() }
+        let b = try engine.openLeg(LegConfiguration(codec: .pcmu))
+        let a = try engine.openLeg(LegConfiguration(codec: .pcmu, remote: b.local))
+        // By count: 3 of the 5 digits sent.
+        async let byCount = b.gatherDigits(DigitCollectionSpec(numDigits: 3, timeoutMilliseconds: 3000, interDigitTimeoutMilliseconds: 2000, finishOnKeys: []))
+        try await Task.sleep(for: .milliseconds(50))
+        a.sendDigits("98765", durationMilliseconds: 60)
+        let r1 = await byCount
+        #expect(r1.digits == "987" && r1.end == .numDigits)
+        try await Task.sleep(for: .milliseconds(800))  // let the rest arrive before the next collection
+        // No digit at all: the first-digit timeout.
+        let start = ContinuousClock.now
+        let r2 = await b.gatherDigits(DigitCollectionSpec(numDigits: 4, timeoutMilliseconds: 400, interDigitTimeoutMilliseconds: 2000))
+        #expect(r2.digits == "" && r2.end == .timeout)
+        #expect(ContinuousClock.now - start >= .milliseconds(380))
+        // One digit, then silence: the inter-digit timeout.
+        async let stalled = b.gatherDigits(DigitCollectionSpec(numDigits: 4, timeoutMilliseconds: 3000, interDigitTimeoutMilliseconds: 500))
+        try await Task.sleep(for: .milliseconds(50))
+        a.sendDigits("4", durationMilliseconds: 80)
+        let r3 = await stalled
+        #expect(r3.digits == "4" && r3.end == .interDigitTimeout)
+        a.close()
+        b.close()
+    }
+
     @Test("no inbound media raises a media timeout")
     func mediaTimeout() async throws {
         let engine = try Self.engine()
