@@ -125,114 +125,52 @@ public enum RTCPPacketType {
 /// Parsing of RTCP compound packets.
 public enum RTCP {
     /// Parses every packet of a compound RTCP datagram. A malformed packet anywhere
-    /// rejects the whole datagram, as RFC 3550 §6.1 validity checks ask.
+    /// rejects the whole datagram, as RFC 3550 §6.1 validity checks ask. (The media plane
+    /// reads packets in place with `forEachPacket`; this builds values for reports.)
     public static func parseCompound(_ data: UnsafeRawBufferPointer) throws(RTCPParseError) -> [RTCPPacket] {
         var packets: [RTCPPacket] = []
-        var offset = 0
-        // Some senders leave a few stray bytes after the last packet; fewer than a header's
-        // worth cannot be a packet, and are ignored (as Wireshark does).
-        while data.count - offset >= 4 || (offset == 0 && data.count > 0) {
-            guard let b0 = data.u8(offset), let type = data.u8(offset + 1), let words = data.be16(offset + 2) else {
-                throw .truncatedHeader(offset: offset)
-            }
-            let version = b0 >> 6
-            guard version == 2 else { throw .badVersion(version, offset: offset) }
-            let total = 4 + Int(words) * 4
-            guard let packet = data.slice(offset, total) else {
-                throw .lengthOverrun(offset: offset, declared: total, available: data.count - offset)
-            }
-            var end = total
-            if b0 & 0x20 != 0 {
-                let pad = Int(packet[total - 1])
-                guard pad > 0, pad <= total - 4 else { throw .badPadding(offset: offset) }
-                end -= pad
-            }
-            let count = b0 & 0x1F
-            let body = UnsafeRawBufferPointer(rebasing: packet[4..<end])
-            packets.append(try parseOne(type: type, count: count, body: body, offset: offset))
-            offset += total
-        }
+        try forEachPacket(in: data) { packets.append(RTCPPacket($0)) }
         return packets
     }
+}
 
-    private static func parseOne(
-        type: UInt8, count: UInt8, body: UnsafeRawBufferPointer, offset: Int
-    ) throws(RTCPParseError) -> RTCPPacket {
-        switch type {
+extension RTCPPacket {
+    /// The value of a validated packet view.
+    init(_ v: RTCPPacketView) {
+        let body = v.body
+        switch v.type {
         case RTCPPacketType.senderReport:
-            guard body.count >= 24 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
-            let ssrc = body.be32(0)!
-            let sender = RTCPSenderInfo(
-                ntpTimestamp: UInt64(body.be32(4)!) << 32 | UInt64(body.be32(8)!),
-                rtpTimestamp: body.be32(12)!, packetCount: body.be32(16)!, octetCount: body.be32(20)!)
-            return .senderReport(ssrc: ssrc, sender: sender, reports: reportBlocks(body, at: 24, count: Int(count)))
+            self = .senderReport(
+                ssrc: v.senderSSRC!, sender: v.senderInfo!, reports: (0..<v.reportCount).compactMap { v.reportBlock($0) })
         case RTCPPacketType.receiverReport:
-            guard body.count >= 4 + Int(count) * 24 else { throw .badReportLength(type: type, offset: offset) }
-            return .receiverReport(ssrc: body.be32(0)!, reports: reportBlocks(body, at: 4, count: Int(count)))
+            self = .receiverReport(ssrc: v.senderSSRC!, reports: (0..<v.reportCount).compactMap { v.reportBlock($0) })
         case RTCPPacketType.sourceDescription:
-            return .sourceDescription(try sdesChunks(body, count: Int(count), offset: offset))
+            var chunks: [(ssrc: UInt32, items: [RTCPSDESItem])] = []
+            var o = 0
+            for _ in 0..<Int(v.count) {
+                // Safe: `forEachPacket` checked every chunk and item fits.
+                let ssrc = body.be32(o)!
+                o += 4
+                var items: [RTCPSDESItem] = []
+                while let type = body.u8(o), type != 0 {
+                    let n = Int(body.u8(o + 1)!)
+                    items.append(RTCPSDESItem(type: type, text: String(decoding: body.slice(o + 2, n)!, as: UTF8.self)))
+                    o += 2 + n
+                }
+                // The item list ends with a zero byte, then pads to a 32-bit boundary.
+                o = (o + 4) & ~3
+                chunks.append((ssrc, items))
+            }
+            self = .sourceDescription(chunks)
         case RTCPPacketType.goodbye:
-            guard body.count >= Int(count) * 4 else { throw .badByeLength(offset: offset) }
-            var sources: [UInt32] = []
-            for i in 0..<Int(count) { sources.append(body.be32(i * 4)!) }
+            let sources = (0..<Int(v.count)).map { body.be32($0 * 4)! }
+            let at = Int(v.count) * 4
             var reason: String? = nil
-            let reasonAt = Int(count) * 4
-            if let n = body.u8(reasonAt), n > 0 {
-                guard let text = body.slice(reasonAt + 1, Int(n)) else { throw .badByeLength(offset: offset) }
-                reason = String(decoding: text, as: UTF8.self)
-            }
-            return .goodbye(sources: sources, reason: reason)
-        case RTCPPacketType.transportFeedback, RTCPPacketType.payloadFeedback:
-            guard body.count >= 8 else { throw .badFeedbackLength(type: type, offset: offset) }
-            return .other(type: type, count: count, body: Array(body))
+            if let n = body.u8(at), n > 0 { reason = String(decoding: body.slice(at + 1, Int(n))!, as: UTF8.self) }
+            self = .goodbye(sources: sources, reason: reason)
         default:
-            return .other(type: type, count: count, body: Array(body))
+            self = .other(type: v.type, count: v.count, body: Array(body))
         }
-    }
-
-    private static func reportBlocks(_ body: UnsafeRawBufferPointer, at start: Int, count: Int) -> [RTCPReportBlock] {
-        var blocks: [RTCPReportBlock] = []
-        blocks.reserveCapacity(count)
-        for i in 0..<count {
-            let o = start + i * 24
-            // Safe: the caller checked that `count` blocks fit.
-            let lossWord = body.be32(o + 4)!
-            // The cumulative loss is a 24-bit two's-complement number.
-            let raw = Int32(bitPattern: lossWord << 8) >> 8
-            blocks.append(
-                RTCPReportBlock(
-                    ssrc: body.be32(o)!, fractionLost: UInt8(lossWord >> 24), cumulativeLost: raw,
-                    highestSequence: body.be32(o + 8)!, jitter: body.be32(o + 12)!, lastSR: body.be32(o + 16)!,
-                    delaySinceLastSR: body.be32(o + 20)!))
-        }
-        return blocks
-    }
-
-    private static func sdesChunks(
-        _ body: UnsafeRawBufferPointer, count: Int, offset: Int
-    ) throws(RTCPParseError) -> [(ssrc: UInt32, items: [RTCPSDESItem])] {
-        var chunks: [(ssrc: UInt32, items: [RTCPSDESItem])] = []
-        var o = 0
-        for _ in 0..<count {
-            guard let ssrc = body.be32(o) else { throw .truncatedSDES(offset: offset) }
-            o += 4
-            var items: [RTCPSDESItem] = []
-            while true {
-                guard let type = body.u8(o) else { throw .truncatedSDES(offset: offset) }
-                if type == 0 {
-                    // The item list ends with a zero byte, then pads to a 32-bit boundary.
-                    o = (o + 4) & ~3
-                    break
-                }
-                guard let n = body.u8(o + 1), let text = body.slice(o + 2, Int(n)) else {
-                    throw .truncatedSDES(offset: offset)
-                }
-                items.append(RTCPSDESItem(type: type, text: String(decoding: text, as: UTF8.self)))
-                o += 2 + Int(n)
-            }
-            chunks.append((ssrc, items))
-        }
-        return chunks
     }
 }
 
