@@ -49,6 +49,9 @@ public final class MediaEngine: Sendable {
     let workers: [MediaWorker]
     /// The port pool.
     public let ports: PortPool
+    /// The thread that does the blocking side of players and recorders (decoding files,
+    /// writing WAVs), off the media workers.
+    public let io: MediaIOThread
     private let next = Atomic<Int>(0)
     private let legIDs = Atomic<UInt64>(0)
     private let running = Atomic<Bool>(true)
@@ -69,6 +72,7 @@ public final class MediaEngine: Sendable {
             }
         }
         workers = ws
+        io = MediaIOThread(name: "sauti-media-io")
         for w in workers { w.start() }
     }
 
@@ -99,6 +103,7 @@ public final class MediaEngine: Sendable {
     public func shutdown() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         for w in workers { w.stop() }
+        io.stop()
     }
 
     deinit { shutdown() }
