@@ -31,13 +31,18 @@ let package = Package(
             pkgConfig: "speexdsp",
             providers: [.apt(["libspeexdsp-dev"])]
         ),
+        .systemLibrary(
+            name: "CEspeakNG",
+            pkgConfig: "espeak-ng",
+            providers: [.apt(["libespeak-ng-dev"])]
+        ),
         // epoll, timerfd, eventfd, recvmmsg/sendmmsg: what Swift's Glibc module lacks.
         .target(name: "CSautiLinux"),
 
         // Bytes on the wire: RTP, RTCP, RFC 4733, SDP, pcap/pcapng. No I/O, no C.
         .target(name: "SautiWire", swiftSettings: hotPath),
         // Samples in, samples out: G.711, WAV files.
-        .target(name: "SautiAudio", dependencies: ["CSndFile"], swiftSettings: hotPath),
+        .target(name: "SautiAudio", dependencies: ["CSndFile", "CSpeexDSP", "CEspeakNG"], swiftSettings: hotPath),
         // The real-time engine: media workers, legs, jitter buffers, concealment.
         .target(name: "SautiMedia", dependencies: ["SautiWire", "SautiAudio", "CSautiLinux"], swiftSettings: hotPath),
         // Offline pipeline: capture → streams → stats, DTMF, RTCP, WAV, report.

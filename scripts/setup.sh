@@ -6,7 +6,7 @@ set -euo pipefail
 # The C libraries the package links (pkg-config finds them) and the real peers the
 # tests and benchmarks run: tshark (Wireshark's analysis), sox (WAV checks, G.711 peer),
 # ffmpeg (an RTP peer that sends to and receives from a leg).
-packages=(pkg-config libsndfile1-dev libspeexdsp-dev tshark sox ffmpeg)
+packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev tshark sox ffmpeg)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@ import Foundation
 let usage = """
     usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S] [--paired]
            sauti-bench jitter
+           sauti-bench tts
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench all
@@ -141,6 +142,7 @@ do {
     case "g711": g711Bench(Array(args.dropFirst()))
     case "legs": try legsBench(Array(args.dropFirst()))
     case "jitter": jitterBench()
+    case "tts": writeJSON("tts", try ttsBenchmark())
     case "all":
         g711Bench([])
         try replayBench([])
