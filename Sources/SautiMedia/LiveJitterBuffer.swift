@@ -175,10 +175,8 @@ public struct LiveJitterBuffer {
             statistics.skippedFrames += 1
             delay -= Int64(frameSamples)
         }
-        var partial = false
         lastPlayedTimestamp = playTimestamp
         let covered = store.render(from: playTimestamp, codec: codec, into: out) { out, covered in
-            partial = true
             scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
             for k in 0..<out.count where !covered[k] { out[k] = scratch[k] }
         }
@@ -189,7 +187,6 @@ public struct LiveJitterBuffer {
         }
         concealer.good(out)
         statistics.decodedFrames += 1
-        _ = partial
         return .audio
     }
 

@@ -272,7 +272,6 @@ struct ReplayEngine {
                     meanJitterMs: st.meanJitter, maxJitterMs: st.maxJitter, problems: st.hasProblems,
                     startSeconds: Double(s.firstNanoseconds - base) / 1e9, endSeconds: Double(s.lastNanoseconds - base) / 1e9,
                     digits: digitsOut, digitString: digitsOut.map(\.digit).joined(), wav: audio, wavSkipped: skipped))
-            counters.malformedRtp += 0
         }
         return out
     }
