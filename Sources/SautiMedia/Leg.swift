@@ -51,6 +51,10 @@ final class Leg: @unchecked Sendable {
     var first = true
     var sourceObject: FrameSource?
     var sinks: [FrameSink] = []
+    /// The running recording's worker half (Recorder.swift), called after the outbound frame.
+    var recorder: Recorder?
+    /// Recordings still to report; holds `.closed` back until they have.
+    var recordingReports: RecordingReports?
     var pendingDigits: [(digit: Character, durationMs: Int)] = []
     var sentDigits = ""
     var sendingEvent: (event: UInt8, timestamp: UInt32, duration: Int, target: Int, endsSent: Int)?
@@ -241,6 +245,7 @@ final class Leg: @unchecked Sendable {
         statistics.digitsReceived += 1
         let clock = configuration.codec.clockRate
         events.yield(.digit(d.digit, durationMilliseconds: d.durationUnits * 1000 / clock))
+        if let r = recorder, r.digit(d.digit) { recorder = nil }
         guard let spec = collection else { return }
         lastDigitNanoseconds = now
         if spec.finishOnKeys.contains(d.digit) {
@@ -296,8 +301,14 @@ final class Leg: @unchecked Sendable {
             events.yield(.mediaTimeout)
         }
         // Outbound.
+        var sentAudio = false
         if configuration.direction.sends, let remote {
-            sendFrame(to: remote)
+            sentAudio = sendFrame(to: remote)
+        }
+        if let r = recorder,
+            !r.tick(inbound: UnsafeBufferPointer(inFrame), outbound: sentAudio ? UnsafeBufferPointer(outFrame) : nil)
+        {
+            recorder = nil
         }
         timestamp &+= UInt32(frameSamples)
         if now >= nextRTCP {
@@ -314,12 +325,17 @@ final class Leg: @unchecked Sendable {
         return Int64(base * (0.5 + Double(rng.next() % 1_000_000) / 1_000_000))
     }
 
-    private func sendFrame(to remote: (sockaddr_storage, socklen_t)) {
+    /// Sends one frame: an RFC 4733 packet, or audio. True when it sent audio (then in
+    /// `outFrame`, for a stereo recording).
+    private func sendFrame(to remote: (sockaddr_storage, socklen_t)) -> Bool {
         if sendingEvent != nil || !pendingDigits.isEmpty || eventGapTicks > 0 {
-            if sendEventPacket(to: remote) { return }
+            if sendEventPacket(to: remote) { return false }
         }
         var ended = false
-        if let s = sourceObject {
+        if let r = recorder, r.isBeeping {
+            // A recording's beep goes first; the source waits, unread, and resumes after it.
+            r.beep(into: outFrame)
+        } else if let s = sourceObject {
             if !s.read(into: outFrame) {
                 ended = true
                 outFrame.update(repeating: 0)
@@ -348,6 +364,7 @@ final class Leg: @unchecked Sendable {
         transmit(length: length, to: remote)
         octetsSent &+= UInt32(n)
         statistics.bytesSent += n
+        return true
     }
 
     private func transmit(length: Int, to remote: (sockaddr_storage, socklen_t)) {
@@ -468,6 +485,8 @@ final class Leg: @unchecked Sendable {
         finishCollection(.canceled)
         publish()
         pool.release(rtp.local.port)
+        // A recording still finishing reports first, then yields `.closed` itself.
+        if closeRecordings() { return }
         events.yield(.closed)
         events.finish()
     }

@@ -100,8 +100,18 @@ public enum LegEvent: Sendable, Equatable {
     case mediaResumed
     /// The current source finished (e.g. a tone with a duration, a file played out).
     case sourceFinished
+    /// A file playback (`MediaLeg.play(file:loop:)`) ended: its last sample was sent after
+    /// `loopsPlayed` loops (`stopped` false; `.sourceFinished` follows), or `stopPlayback()`
+    /// or a new `play(file:)` stopped it after `loopsPlayed` loops heard in full (`stopped`
+    /// true). See Player.swift.
+    case playbackFinished(path: String, loopsPlayed: Int, stopped: Bool)
+    /// A file playback could not open or decode its file; the leg goes on (silence, or the
+    /// audio decoded before a mid-file error). `message` is the system's or libsndfile's.
+    case playbackFailed(path: String, reason: PlaybackFailureReason, message: String)
     /// Digits queued with `sendDigits` have all been sent.
     case digitsSent(String)
+    /// A recording ended and its file is final (closed, fsynced): where, how long, why.
+    case recordingFinished(RecordingOutcome)
     /// The leg is closed; no more events follow.
     case closed
 }

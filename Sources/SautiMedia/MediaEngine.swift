@@ -52,6 +52,10 @@ public final class MediaEngine: Sendable {
     /// The thread that does the blocking side of players and recorders (decoding files,
     /// writing WAVs), off the media workers.
     public let io: MediaIOThread
+    /// The thread that synthesizes speech (espeak-ng keeps global state: one thread only).
+    public let speechThread: MediaIOThread
+    /// Synthesized phrases, shared by every leg.
+    public let speechCache: SpeechCache
     private let next = Atomic<Int>(0)
     private let legIDs = Atomic<UInt64>(0)
     private let running = Atomic<Bool>(true)
@@ -73,6 +77,8 @@ public final class MediaEngine: Sendable {
         }
         workers = ws
         io = MediaIOThread(name: "sauti-media-io")
+        speechThread = MediaIOThread(name: "sauti-speech")
+        speechCache = SpeechCache()
         for w in workers { w.start() }
     }
 
@@ -93,7 +99,9 @@ public final class MediaEngine: Sendable {
             id: id, configuration: configuration, sockets: sockets, pool: ports, events: continuation, published: shared,
             now: monotonicNanoseconds())
         worker.submit { $0.add(leg) }
-        return MediaLeg(leg: leg, worker: worker, events: stream, statistics: shared)
+        return MediaLeg(
+            leg: leg, worker: worker, io: io, events: stream, statistics: shared,
+            speech: (thread: speechThread, cache: speechCache))
     }
 
     /// Tick timing of every worker.
@@ -104,6 +112,7 @@ public final class MediaEngine: Sendable {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         for w in workers { w.stop() }
         io.stop()
+        speechThread.stop()
     }
 
     deinit { shutdown() }
@@ -112,16 +121,25 @@ public final class MediaEngine: Sendable {
 /// The control side's handle on a leg. Every change is a command the leg's worker applies
 /// at the next frame boundary; events arrive on `events`.
 public final class MediaLeg: Sendable {
-    private let leg: Leg
-    private let worker: MediaWorker
+    let leg: Leg
+    let worker: MediaWorker
+    /// The engine's I/O thread (recordings write there).
+    let io: MediaIOThread
+    /// The engine's speech thread and cache (`say`).
+    let speech: (thread: MediaIOThread, cache: SpeechCache)
     private let shared: SharedStatistics
     private let closed = Atomic<Bool>(false)
     /// The leg's events, in order; finishes after `.closed`.
     public let events: AsyncStream<LegEvent>
 
-    init(leg: Leg, worker: MediaWorker, events: AsyncStream<LegEvent>, statistics: SharedStatistics) {
+    init(
+        leg: Leg, worker: MediaWorker, io: MediaIOThread, events: AsyncStream<LegEvent>, statistics: SharedStatistics,
+        speech: (thread: MediaIOThread, cache: SpeechCache)
+    ) {
         self.leg = leg
         self.worker = worker
+        self.io = io
+        self.speech = speech
         self.events = events
         self.shared = statistics
     }
@@ -135,7 +153,7 @@ public final class MediaLeg: Sendable {
     /// Which worker runs the leg.
     public var workerIndex: Int { worker.index }
 
-    private func onWorker(_ body: @escaping @Sendable (Leg) -> Void) {
+    func onWorker(_ body: @escaping @Sendable (Leg) -> Void) {
         let leg = self.leg
         worker.submit(leg) { _ in body(leg) }
     }

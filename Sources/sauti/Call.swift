@@ -24,13 +24,16 @@ let callUsage = """
                          "1@1.0,2@1.5,#@3" (0-9 * # A-D)
       --duration S       how long the call lasts, in seconds (default: the WAV's
                          length + 1, or 5 without a WAV)
-      --record OUT.wav   write what the far end sent, decoded, as 16-bit 8 kHz WAV
+      --record OUT.wav   write what the far end sent, decoded, as 16-bit 8 kHz WAV,
+                         as the call goes (the media engine's recorder: a killed
+                         call leaves a playable file missing at most its last second)
       --local-port N     bind RTP to the even port N (RTCP on N+1); default: a free
                          pair in 20000-29999
       --rtcp-interval S  seconds between our RTCP reports (default 1)
       --json             print the statistics as JSON instead of a table
 
-    exit status: 0 the call ran; 1 it could not (no port, recording not written);
+    exit status: 0 the call ran; 1 it could not (no port, recording not written or
+    failed: then at once, with the reason);
     2 usage error (bad arguments, missing or unusable WAV).
     """
 
@@ -198,6 +201,7 @@ final class CallEventLog: Sendable {
         var digitsReceived = ""
         var digitsSent = ""
         var mediaTimeouts = 0
+        var recording: RecordingOutcome?
     }
     private let state = Mutex(State())
 
@@ -207,6 +211,7 @@ final class CallEventLog: Sendable {
             case .digit(let d, _): s.digitsReceived.append(d)
             case .digitsSent(let d): s.digitsSent += d
             case .mediaTimeout: s.mediaTimeouts += 1
+            case .recordingFinished(let outcome): s.recording = outcome
             default: break
             }
         }
@@ -215,6 +220,8 @@ final class CallEventLog: Sendable {
     var digitsReceived: String { state.withLock { $0.digitsReceived } }
     var digitsSent: String { state.withLock { $0.digitsSent } }
     var mediaTimeouts: Int { state.withLock { $0.mediaTimeouts } }
+    /// How the recording ended, once it did.
+    var recording: RecordingOutcome? { state.withLock { $0.recording } }
 }
 
 /// The report `sauti call` prints.
@@ -357,15 +364,6 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
                 format: "--digits: %@ at %g s is not before the end of the call (%g s); give a longer --duration",
                 String(late.digit), late.atSeconds, duration))
     }
-    // Open the recording first, so a bad path fails before the call.
-    var writer: WAVWriter?
-    if let path = options.recordPath {
-        do {
-            writer = try WAVWriter(path: path, sampleRate: rate)
-        } catch {
-            fail("--record \(error)")
-        }
-    }
     var configuration = MediaEngineConfiguration(workers: 1)
     configuration.address = localAddress(toward: options.remote.address)
     if let p = options.localPort {
@@ -383,13 +381,22 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
     } catch {
         fail("cannot open a leg: \(error)", status: 1)
     }
-    let recorder = PCMRecorderSink(maximumSeconds: duration + 1, sampleRate: rate)
-    leg.addSink(recorder)
+    // Recorded by the engine's recorder: written as the call goes, the header kept valid,
+    // fsynced when the leg closes. Everything the far end sent, silence included.
+    if let path = options.recordPath {
+        leg.record(RecordingSpec(path: path, trimSilence: false))
+    }
     if let samples { leg.setSource(PCMSource(samples: samples)) }
 
     let log = CallEventLog()
     let events = Task {
-        for await e in leg.events { log.record(e) }
+        for await e in leg.events {
+            log.record(e)
+            // A path that cannot be created fails at once (within a tick), a full disk when it fills.
+            if case .recordingFinished(let outcome) = e, case .error(let why) = outcome.reason {
+                fail("--record \(outcome.path): \(why)", status: 1)
+            }
+        }
     }
     let clock = ContinuousClock()
     let start = clock.now
@@ -407,17 +414,11 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
     await events.value
     engine.shutdown()
 
-    let recorded = recorder.samples
-    if let writer, let path = options.recordPath {
-        do {
-            try writer.write(recorded)
-            try writer.close()
-        } catch {
-            fail("--record \(path): \(error)", status: 1)
-        }
+    if let path = options.recordPath, log.recording == nil {
+        fail("--record \(path): the recording did not finish", status: 1)
     }
     let report = CallReport(
-        options: options, local: leg.local, duration: duration, recordedSamples: recorded.count,
+        options: options, local: leg.local, duration: duration, recordedSamples: log.recording?.frames ?? 0,
         stats: leg.statistics, events: log)
     if options.json {
         do {

@@ -270,15 +270,13 @@ final class EventLog: Sendable {
         }
     }
 
-    /// Waits until the leg's events end (after `.closed`), up to `seconds`.
+    /// Waits until the leg's events end (after `.closed`), up to `seconds`. Polls: awaiting
+    /// the collecting task's value would ignore the deadline when the events never end.
     func finished(seconds: Double) async {
-        let t = task
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        _ = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await t.value }
-            group.addTask { try? await Task.sleep(until: deadline) }
-            await group.next()
-            group.cancelAll()
+        while ContinuousClock.now < deadline {
+            if store.events.withLock({ $0.contains(.closed) }) { return }
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 

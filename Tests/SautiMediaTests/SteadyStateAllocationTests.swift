@@ -6,9 +6,11 @@ import Testing
 
 /// The media plane's steady state allocates nothing: a counter wraps malloc and friends
 /// and counts calls made on the media worker threads; after warm-up, ten seconds of legs
-/// receiving, decoding, playing a tone, encoding, sending, with RTCP, must add none.
+/// receiving, decoding, playing a tone, encoding, sending, with RTCP, ten of them recording
+/// (mono and stereo, PCM and G.711; the files are written on the I/O thread, which may
+/// allocate), must add none.
 @Suite(.serialized) struct SteadyStateAllocationTests {
-    @Test("ten seconds of running legs allocate nothing on the media workers", .timeLimit(.minutes(1)))
+    @Test("ten seconds of running and recording legs allocate nothing on the media workers", .timeLimit(.minutes(1)))
     func noAllocation() async throws {
         var c = MediaEngineConfiguration(workers: 2)
         c.firstPort = 32_000
@@ -16,8 +18,12 @@ import Testing
         c.onWorkerThreadStart = { sauti_alloc_count_this_thread(1) }
         let engine = try MediaEngine(configuration: c)
         defer { engine.shutdown() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-alloc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         var legs: [MediaLeg] = []
-        for _ in 0..<20 {
+        var recordings: [String] = []
+        for i in 0..<20 {
             var cb = LegConfiguration(codec: .pcmu)
             cb.rtcpIntervalSeconds = 1
             let b = try engine.openLeg(cb)
@@ -30,18 +36,35 @@ import Testing
             a.play(.tone(ToneSpec(frequenciesHz: [440, 480], levelDBFS: -12)))
             b.play(.tone(ToneSpec(frequenciesHz: [1000], levelDBFS: -12)))
             legs += [a, b]
+            if i < 10 {
+                // Every recording feature that runs per tick: stereo interleaving, silence
+                // detection and timeout, max length, finish keys, the beep (in the warm-up).
+                let path = "\(dir)/rec\(i).wav"
+                recordings.append(path)
+                b.record(
+                    RecordingSpec(
+                        path: path, channels: i % 2 == 0 ? .both : .caller,
+                        encoding: [WAVEncoding.pcm16, .ulaw, .alaw][i % 3], maxLengthMilliseconds: 60_000,
+                        silenceTimeoutMilliseconds: 30_000, finishOnKeys: ["#"], beepMilliseconds: i % 4 == 0 ? 200 : 0))
+            }
         }
         // Warm-up: latching, first RTCP, jitter buffers filled, statistics published.
         try await Task.sleep(for: .seconds(3))
         if ProcessInfo.processInfo.environment["SAUTI_ALLOC_TRACE"] != nil { sauti_alloc_trace_next(5) }
-        let before = sauti_alloc_count()
+        let before = sauti_alloc_count_group(1)
         let received = legs.map(\.statistics.packetsReceived).reduce(0, +)
         try await Task.sleep(for: .seconds(10))
-        let after = sauti_alloc_count()
+        let after = sauti_alloc_count_group(1)
         let receivedAfter = legs.map(\.statistics.packetsReceived).reduce(0, +)
         #expect(receivedAfter - received > 40 * 400, "the legs were busy: \(receivedAfter - received) packets")
         #expect(after - before == 0, "\(after - before) allocations on the media workers in 10 s of steady state")
         #expect(before > 0, "the counter sees the workers' allocations (set-up allocates)")
         for l in legs { l.close() }
+        // The recordings ran through the window: each file holds about 13 s.
+        try await Task.sleep(for: .milliseconds(500))
+        for path in recordings {
+            let (info, _) = try WAVReader.read(path: path)
+            #expect(info.frames >= 12 * 8000, "\(path): \(info.frames) frames")
+        }
     }
 }

@@ -1,0 +1,139 @@
+import SautiAudio
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file playback's I/O side, run by the engine's I/O thread about every 20 ms
+/// (`MediaIOThread.every`) until `step` returns false: opens the file on the first pass,
+/// then decodes, loops and resamples it into the ring until the ring is full.
+///
+/// `@unchecked Sendable`: handed to the I/O thread once, then touched only there (checked
+/// in debug builds).
+final class FilePlayer: @unchecked Sendable {
+    /// Input frames decoded per libsndfile call.
+    static let chunkFrames = 1024
+
+    /// The file.
+    let path: String
+    /// The ring, counters and events it shares with the worker.
+    let link: PlaybackLink
+    /// Open once the first pass ran.
+    private var decoder: AudioFileDecoder?
+    private var feeder: PlaybackFeeder?
+    /// One chunk of decoded mono samples at the file's rate, made once the file is open.
+    private var chunk = UnsafeMutableBufferPointer<Int16>(start: nil, count: 0)
+    /// Frames decoded in the current loop.
+    private var framesThisLoop = 0
+    /// Loops decoded in full.
+    private var loopsDone = 0
+    /// All loops are decoded; the feeder's tail is going out.
+    private var inputDone = false
+    #if DEBUG
+        /// The thread running the passes, to check it never changes.
+        private var owner: pthread_t?
+    #endif
+
+    init(path: String, link: PlaybackLink) {
+        self.path = path
+        self.link = link
+    }
+
+    deinit {
+        if chunk.baseAddress != nil { chunk.deallocate() }
+    }
+
+    /// One pass: false when the job is done (the playback ended, failed, or was stopped).
+    func step() -> Bool {
+        #if DEBUG
+            if let owner { precondition(pthread_equal(owner, pthread_self()) != 0, "FilePlayer off its I/O thread") }
+            else { owner = pthread_self() }
+        #endif
+        if link.isCancelled {
+            close()
+            return false
+        }
+        if decoder == nil {
+            guard open() else { return false }
+        }
+        guard let decoder, let feeder else { return false }
+        while true {
+            guard feeder.drainPending() else { return true }  // the ring is full
+            if inputDone {
+                guard feeder.finish() else { return true }
+                link.ring.finish()
+                close()
+                return false
+            }
+            let n: Int
+            do {
+                n = try decoder.read(into: chunk)
+            } catch {
+                return failed(error)
+            }
+            if n > 0 {
+                framesThisLoop += n
+                feeder.push(UnsafeBufferPointer(rebasing: chunk[..<n]))
+                continue
+            }
+            // The end of one pass over the file.
+            if framesThisLoop == 0 {
+                // Nothing in it (or nothing more after a rewind): done, whatever the loop count.
+                inputDone = true
+                continue
+            }
+            loopsDone += 1
+            if loopsDone == 1 {
+                link.samplesPerLoop.store(
+                    framesThisLoop * link.sampleRate / decoder.format.sampleRate, ordering: .releasing)
+            }
+            link.playback.decodedLoops.store(loopsDone, ordering: .releasing)
+            let loopCount = link.playback.loopCount
+            if loopCount != 0 && loopsDone >= loopCount {
+                inputDone = true
+                continue
+            }
+            do {
+                try decoder.rewind()
+            } catch {
+                return failed(error)
+            }
+            framesThisLoop = 0
+        }
+    }
+
+    /// Opens the file and sets up the feeder; on failure reports it and returns false.
+    private func open() -> Bool {
+        let d: AudioFileDecoder
+        do {
+            d = try AudioFileDecoder(path: path, chunkFrames: Self.chunkFrames)
+        } catch {
+            _ = failed(error)
+            return false
+        }
+        do {
+            feeder = try PlaybackFeeder(
+                ring: link.ring, inputRate: d.format.sampleRate, outputRate: link.sampleRate,
+                maximumChunk: Self.chunkFrames)
+        } catch {
+            link.fail(.unsupportedFormat, "cannot resample \(d.format.sampleRate) Hz to \(link.sampleRate) Hz: \(error)")
+            return false
+        }
+        chunk = .allocate(capacity: Self.chunkFrames)
+        decoder = d
+        return true
+    }
+
+    /// Reports a decoder's error and ends the job.
+    private func failed(_ error: AudioFileDecoderError) -> Bool {
+        link.fail(PlaybackFailureReason(error), error.message)
+        close()
+        return false
+    }
+
+    /// Closes the file (the feeder and buffers go with the player).
+    private func close() {
+        decoder?.close()
+        decoder = nil
+    }
+}
