@@ -136,7 +136,9 @@ public final class AudioFileDecoder {
         self.file = file
         let channels = Int(info.channels)
         self.chunkFrames = max(1, chunkFrames)
-        interleaved = channels == 1 ? UnsafeMutableBufferPointer(start: nil, count: 0) : .allocate(capacity: self.chunkFrames * channels)
+        interleaved =
+            channels == 1
+            ? UnsafeMutableBufferPointer(start: nil, count: 0) : .allocate(capacity: self.chunkFrames * channels)
         // libsndfile gives SF_COUNT_MAX when it cannot know the length (Ogg being written, a pipe).
         let frames: Int? = info.frames >= 0 && info.frames < sf_count_t.max ? Int(info.frames) : nil
         format = AudioFileFormat(
@@ -220,7 +222,8 @@ public final class AudioFileDecoder {
         let ext = path.split(separator: "/").last?.split(separator: ".").last?.lowercased() ?? ""
         let wanted: (Int32, String)?
         switch ext {
-        case "mp3", "mp2", "mpga": wanted = (Int32(SF_FORMAT_MPEG) | Int32(SF_FORMAT_MPEG_LAYER_III), "MPEG audio (MP3)")
+        case "mp3", "mp2", "mpga":
+            wanted = (Int32(SF_FORMAT_MPEG) | Int32(SF_FORMAT_MPEG_LAYER_III), "MPEG audio (MP3)")
         case "opus": wanted = (Int32(SF_FORMAT_OGG) | Int32(SF_FORMAT_OPUS), "Ogg Opus")
         case "ogg", "oga": wanted = (Int32(SF_FORMAT_OGG) | Int32(SF_FORMAT_VORBIS), "Ogg Vorbis")
         case "flac": wanted = (Int32(SF_FORMAT_FLAC) | Int32(SF_FORMAT_PCM_16), "FLAC")

@@ -483,6 +483,9 @@ final class Leg: @unchecked Sendable {
             }
         }
         finishCollection(.canceled)
+        // A playback ends with the leg: its I/O job stops and closes the file.
+        if let playback = sourceObject as? PlaybackSource { playback.stop() }
+        sourceObject = nil
         publish()
         pool.release(rtp.local.port)
         // A recording still finishing reports first, then yields `.closed` itself.

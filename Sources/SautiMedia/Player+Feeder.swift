@@ -20,7 +20,9 @@ final class PlaybackFeeder {
     private let resampler: Resampler?
     /// Resampled samples waiting for room in the ring: `pending[pendingStart..<pendingEnd]`.
     private let pending: UnsafeMutableBufferPointer<Int16>
+    /// The first waiting sample in `pending`.
     private var pendingStart = 0
+    /// One past the last waiting sample in `pending`.
     private var pendingEnd = 0
     /// Samples written into the ring so far.
     private(set) var samplesWritten = 0

@@ -1,7 +1,7 @@
 import SautiAudio
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file playback's I/O side, run by the engine's I/O thread about every 20 ms
@@ -46,8 +46,11 @@ final class FilePlayer: @unchecked Sendable {
     /// One pass: false when the job is done (the playback ended, failed, or was stopped).
     func step() -> Bool {
         #if DEBUG
-            if let owner { precondition(pthread_equal(owner, pthread_self()) != 0, "FilePlayer off its I/O thread") }
-            else { owner = pthread_self() }
+            if let owner {
+                precondition(pthread_equal(owner, pthread_self()) != 0, "FilePlayer off its I/O thread")
+            } else {
+                owner = pthread_self()
+            }
         #endif
         if link.isCancelled {
             close()
@@ -116,7 +119,8 @@ final class FilePlayer: @unchecked Sendable {
                 ring: link.ring, inputRate: d.format.sampleRate, outputRate: link.sampleRate,
                 maximumChunk: Self.chunkFrames)
         } catch {
-            link.fail(.unsupportedFormat, "cannot resample \(d.format.sampleRate) Hz to \(link.sampleRate) Hz: \(error)")
+            link.fail(
+                .unsupportedFormat, "cannot resample \(d.format.sampleRate) Hz to \(link.sampleRate) Hz: \(error)")
             return false
         }
         chunk = .allocate(capacity: Self.chunkFrames)

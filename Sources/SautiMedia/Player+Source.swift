@@ -56,7 +56,8 @@ final class PlaybackSource: FrameSource {
         link.cancel()
         if link.claimEnd() {
             link.events.yield(
-                .playbackFinished(path: link.playback.path, loopsPlayed: link.loopsHeard(afterSamples: played), stopped: true))
+                .playbackFinished(
+                    path: link.playback.path, loopsPlayed: link.loopsHeard(afterSamples: played), stopped: true))
         }
     }
 }

@@ -115,7 +115,8 @@ final class PlaybackLink: Sendable {
     private let cancelled = Atomic<Bool>(false)
 
     /// A link with a ring of about `ringMilliseconds` at `sampleRate`.
-    init(playback: Playback, sampleRate: Int, events: AsyncStream<LegEvent>.Continuation, ringMilliseconds: Int = 1000) {
+    init(playback: Playback, sampleRate: Int, events: AsyncStream<LegEvent>.Continuation, ringMilliseconds: Int = 1000)
+    {
         self.playback = playback
         self.sampleRate = sampleRate
         self.events = events
@@ -164,7 +165,8 @@ extension MediaLeg {
         let io = self.io
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
-            let link = PlaybackLink(playback: playback, sampleRate: leg.configuration.codec.clockRate, events: leg.events)
+            let link = PlaybackLink(
+                playback: playback, sampleRate: leg.configuration.codec.clockRate, events: leg.events)
             leg.sourceObject = PlaybackSource(link: link)
             let player = FilePlayer(path: path, link: link)
             io.every { player.step() }

@@ -3,8 +3,11 @@ import SautiAudio
 import Testing
 
 /// A sine of `frequency` Hz at `rate` Hz, `count` samples, peak `amplitude`.
-private func sine(_ frequency: Double, rate: Int, count: Int, amplitude: Double = 12_000, phase: Double = 0) -> [Int16] {
-    (0..<count).map { Int16((amplitude * sin(2 * Double.pi * frequency * Double($0) / Double(rate) + phase)).rounded()) }
+private func sine(_ frequency: Double, rate: Int, count: Int, amplitude: Double = 12_000, phase: Double = 0) -> [Int16]
+{
+    (0..<count).map {
+        Int16((amplitude * sin(2 * Double.pi * frequency * Double($0) / Double(rate) + phase)).rounded())
+    }
 }
 
 /// Power at `frequency` over total power (a Goertzel filter): near 1 for a pure tone there.
@@ -148,7 +151,8 @@ struct ResamplerTests {
         }
         let whole = oneShot(try Resampler(inputRate: inputRate, outputRate: outputRate), input)
         let parts = chunked(
-            try Resampler(inputRate: inputRate, outputRate: outputRate), input, chunks: [1, 7, 160, 13, 331, 997, 2, 89],
+            try Resampler(inputRate: inputRate, outputRate: outputRate), input,
+            chunks: [1, 7, 160, 13, 331, 997, 2, 89],
             outputs: [3, 1021, 17, 500, 64])
         #expect(parts.count == whole.count, "seed \(seed)")
         let differing = zip(parts, whole).filter { $0 != $1 }.count
@@ -180,8 +184,12 @@ struct ResamplerTests {
         }
         #expect(throws: ResamplerError.invalidRate(0)) { try Resampler(inputRate: 0, outputRate: 8000) }
         #expect(throws: ResamplerError.invalidRate(-8000)) { try Resampler(inputRate: 8000, outputRate: -8000) }
-        #expect(throws: ResamplerError.invalidQuality(11)) { try Resampler(inputRate: 8000, outputRate: 16000, quality: 11) }
-        #expect(throws: ResamplerError.invalidQuality(-1)) { try Resampler(inputRate: 8000, outputRate: 16000, quality: -1) }
+        #expect(throws: ResamplerError.invalidQuality(11)) {
+            try Resampler(inputRate: 8000, outputRate: 16000, quality: 11)
+        }
+        #expect(throws: ResamplerError.invalidQuality(-1)) {
+            try Resampler(inputRate: 8000, outputRate: 16000, quality: -1)
+        }
         #expect(Resampler.defaultQuality == 5)
     }
 

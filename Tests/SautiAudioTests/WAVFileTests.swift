@@ -184,8 +184,10 @@ struct WAVFileTests {
             try writer.write([Int16](repeating: 0, count: 160))
             try writer.close()
         }
+        // The system's reason when libsndfile passes it on; at least the short write, named,
+        // when it does not (seen once in a loaded parallel run).
         #expect(
-            error?.reason.contains("No space left on device") == true,
+            error?.reason.contains("No space left on device") == true || error?.reason.contains("wrote 0 of") == true,
             "reason: \(error?.reason ?? "none")")
     }
 

@@ -20,7 +20,11 @@ import Testing
         for rate in [16000, 48000] {
             let path = dir + "/sweep\(rate).wav"
             try await PlayerFiles.run(
-                "sox", ["-D", "-n", "-r", String(rate), "-c", "1", "-b", "16", path, "synth", "2", "sine", "200-3000", "vol", "0.5"],
+                "sox",
+                [
+                    "-D", "-n", "-r", String(rate), "-c", "1", "-b", "16", path, "synth", "2", "sine", "200-3000",
+                    "vol", "0.5",
+                ],
                 in: dir)
             sources[rate] = path
         }
@@ -110,7 +114,8 @@ import Testing
                     for _ in 0..<20 {
                         var taken = 0
                         while taken < inp.count {
-                            taken += r.process(input: UnsafeBufferPointer(rebasing: inp[taken...]), output: out).consumed
+                            taken +=
+                                r.process(input: UnsafeBufferPointer(rebasing: inp[taken...]), output: out).consumed
                         }
                     }
                     while r.flush(into: UnsafeMutableBufferPointer(rebasing: out[..<97])) > 0 {}

@@ -17,7 +17,9 @@ import Testing
         let path = try await PlayerFiles.make(format, seconds: 2, in: dir)
         let decoder = try AudioFileDecoder(path: path)
         let f = decoder.format
-        print("decoder \(format.name): \(f.container) / \(f.encoding), \(f.sampleRate) Hz, \(f.channels) ch, \(f.frames.map(String.init) ?? "unknown") frames (\(AudioFileDecoder.libraryVersion))")
+        print(
+            "decoder \(format.name): \(f.container) / \(f.encoding), \(f.sampleRate) Hz, \(f.channels) ch, \(f.frames.map(String.init) ?? "unknown") frames (\(AudioFileDecoder.libraryVersion))"
+        )
         #expect(f.container == format.container)
         #expect(f.encoding == format.encoding)
         #expect(f.sampleRate == format.sourceRate)

@@ -108,7 +108,8 @@ enum PlayerFiles {
     /// (`-D`: no dither, the same on every run).
     static func reference8k(sourceRate: Int, seconds: Double, in dir: String) async throws -> [Int16] {
         let out = dir + "/reference-\(sourceRate).wav"
-        try await run("sox", ["-D", speech(rate: sourceRate), "-r", "8000", out, "trim", "0", String(seconds)], in: dir)
+        try await run(
+            "sox", ["-D", speech(rate: sourceRate), "-r", "8000", out, "trim", "0", String(seconds)], in: dir)
         return try WAVReader.read(path: out).samples
     }
 
@@ -119,8 +120,10 @@ enum PlayerFiles {
         let out = dir + "/" + name
         try await run(
             "sox",
-            ["-D", "-n", "-r", String(rate), "-c", "1", "-b", "16", out, "synth", String(seconds), "sine",
-                String(frequency), "vol", "0.5"], in: dir)
+            [
+                "-D", "-n", "-r", String(rate), "-c", "1", "-b", "16", out, "synth", String(seconds), "sine",
+                String(frequency), "vol", "0.5",
+            ], in: dir)
         return out
     }
 }

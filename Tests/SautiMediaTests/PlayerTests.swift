@@ -33,7 +33,8 @@ import Testing
         let dir = InteropPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = try await PlayerFiles.make(format, seconds: Self.speechSeconds, in: dir)
-        let source = try await PlayerFiles.reference8k(sourceRate: format.sourceRate, seconds: Self.speechSeconds, in: dir)
+        let source = try await PlayerFiles.reference8k(
+            sourceRate: format.sourceRate, seconds: Self.speechSeconds, in: dir)
         let first = UInt16(36_000 + index * 20)
         let engine = try Self.engine(first: first, last: first + 9)
         defer { engine.shutdown() }
@@ -58,7 +59,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(udpPortBound(ffmpegPort), "ffmpeg listens on \(ffmpegPort): \(ffmpeg.log)")
-        var configuration = LegConfiguration(codec: .pcmu, remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))
+        var configuration = LegConfiguration(
+            codec: .pcmu, remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))
         configuration.mediaTimeoutMilliseconds = 0
         let leg = try engine.openLeg(configuration)
         let events = EventLog(leg)
@@ -90,7 +92,9 @@ import Testing
         #expect(Set(lags).count <= 2, "the leg sends at a steady pace: lags \(lags)")
     }
 
-    @Test("a file looped 3 times plays 3× its length, seamlessly, then .playbackFinished(loopsPlayed: 3)", .timeLimit(.minutes(1)))
+    @Test(
+        "a file looped 3 times plays 3× its length, seamlessly, then .playbackFinished(loopsPlayed: 3)",
+        .timeLimit(.minutes(1)))
     func loops() async throws {
         let dir = InteropPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -112,7 +116,9 @@ import Testing
         let frames = toneFrames(pair.received.samples, frequency: 1000)
         let first = try #require(frames.firstIndex(of: true))
         let last = try #require(frames.lastIndex(of: true))
-        print("player loops: B heard tone frames \(first)...\(last) (\(last - first + 1) frames), \(frames.filter { $0 }.count) with tone")
+        print(
+            "player loops: B heard tone frames \(first)...\(last) (\(last - first + 1) frames), \(frames.filter { $0 }.count) with tone"
+        )
         #expect(abs((last - first + 1) - 75) <= 1, "3 × 0.5 s is 75 frames: \(last - first + 1)")
         let received = pair.received.samples
         let odd = (first...last).filter { !frames[$0] }.map { i in
@@ -148,7 +154,9 @@ import Testing
         let p2 = pair.a.play(file: other, loop: 0)
         let stopped1 = await waitForEvent(pair.eventsA, seconds: 2, isPlaybackEnd)
         let heard = p1.samplesPlayed / 2400
-        #expect(stopped1 == .playbackFinished(path: short, loopsPlayed: heard, stopped: true), "\(p1.samplesPlayed) samples")
+        #expect(
+            stopped1 == .playbackFinished(path: short, loopsPlayed: heard, stopped: true), "\(p1.samplesPlayed) samples"
+        )
         try await Task.sleep(for: .seconds(1))
         #expect(p2.samplesPlayed >= 6000)
         pair.a.stopPlayback()
@@ -194,7 +202,8 @@ import Testing
         let playedAfter = playback.samplesPlayed
         try await Task.sleep(for: .milliseconds(400))
         #expect(stopped == .playbackFinished(path: file, loopsPlayed: 0, stopped: true))
-        #expect(playedAfter - playedBefore <= 160, "at most the frame in progress: \(playedAfter - playedBefore) samples")
+        #expect(
+            playedAfter - playedBefore <= 160, "at most the frame in progress: \(playedAfter - playedBefore) samples")
         let received = pair.received.samples
         let frames = toneFrames(received, frequency: 1000)
         let heard = frames.filter { $0 }.count
@@ -309,7 +318,8 @@ import Testing
         let ticksAfter = engine.tickTiming[0]
         print(
             "player underrun: \(playback.underrunSamples) samples of silence in \(playback.underrunFrames) frames; "
-                + "late ticks \(ticksAfter.lateTicks - ticksBefore.lateTicks) of \(ticksAfter.ticks - ticksBefore.ticks)")
+                + "late ticks \(ticksAfter.lateTicks - ticksBefore.lateTicks) of \(ticksAfter.ticks - ticksBefore.ticks)"
+        )
         #expect(playback.underrunSamples >= 8000 * 3 / 10 && playback.underrunSamples <= 8000 * 9 / 10)
         #expect(playback.underrunFrames * 160 >= playback.underrunSamples)
         #expect(playback.samplesPlayed == 3 * 8000, "all of the file is played, after the gap")
