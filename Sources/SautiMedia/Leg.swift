@@ -128,8 +128,12 @@ final class Leg: @unchecked Sendable {
 
     // MARK: Inbound
 
+    /// Traps in debug builds when the leg is touched off its worker's thread.
+    var confinement = ThreadConfinement()
+
     /// One datagram on the RTP socket (or RTCP when muxed).
     func receiveRTP(_ data: UnsafeRawBufferPointer, from address: UnsafePointer<sockaddr_storage>, now: Int64) {
+        confinement.check()
         if let r = remote, !SocketAddress.matches(address, r) {
             statistics.strayPackets += 1
             return
@@ -276,6 +280,7 @@ final class Leg: @unchecked Sendable {
     /// One 20 ms frame: play out inbound audio to the sinks, send one outbound frame,
     /// and the timers (digit timeouts, media timeout, RTCP).
     func tick(now: Int64) {
+        confinement.check()
         // Inbound: exactly one frame per tick to the sinks.
         _ = jitterBuffer.tick(now: now, into: inFrame)
         if !sinks.isEmpty {
