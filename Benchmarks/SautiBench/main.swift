@@ -1,12 +1,9 @@
 import Foundation
 
-/// `sauti-bench`: the benchmarks. Build in release mode first; see Benchmarks/README.md.
-///
-///   sauti-bench replay [--streams N] [--packets-per-stream N] [--work DIR]
-///   sauti-bench g711 [--seconds S]
-///   sauti-bench all
+/// `sauti-bench`: the benchmarks (`usage` below lists them). Build in release mode first;
+/// see Benchmarks/README.md.
 let usage = """
-    usage: sauti-bench legs [--loads 500,1000,2000] [--seconds S] [--paired]
+    usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--paired]
            sauti-bench jitter
            sauti-bench tts
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
@@ -146,6 +143,9 @@ do {
     case "all":
         g711Bench([])
         try replayBench([])
+        jitterBench()
+        writeJSON("tts", try ttsBenchmark())
+        try legsBench([])
     default:
         print(usage)
         exit(args.first == nil || args.first == "--help" ? 0 : 2)

@@ -95,7 +95,7 @@ public final class SpeechSynthesizer: Sendable {
             guard status == ENS_OK else {
                 var buffer = [CChar](repeating: 0, count: 512)
                 espeak_ng_GetStatusCodeMessage(status, &buffer, buffer.count)
-                let message = String(cString: buffer)
+                let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 espeak_ng_ClearErrorContext(&context)
                 s.error = message
                 return .failure(.engineUnavailable(message))
