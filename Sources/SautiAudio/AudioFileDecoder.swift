@@ -96,6 +96,9 @@ public final class AudioFileDecoder {
     private let interleaved: UnsafeMutableBufferPointer<Int16>
     /// The most frames one libsndfile call reads into `interleaved`.
     private let chunkFrames: Int
+    /// The byte source libsndfile reads through, for a decoder opened on one; kept alive
+    /// while the handle is open.
+    private var virtualIO: VirtualIOBox?
     /// Mono frames read since the start (or the last `rewind`).
     public private(set) var framesRead = 0
 
@@ -106,8 +109,7 @@ public final class AudioFileDecoder {
     /// - Parameter chunkFrames: the most frames a multichannel file is read at a time
     ///   (sizes the downmix buffer; mono files read straight into the caller's buffer).
     /// - Throws: `AudioFileDecoderError` saying why.
-    public init(path: String, chunkFrames: Int = 1024) throws(AudioFileDecoderError) {
-        self.path = path
+    public convenience init(path: String, chunkFrames: Int = 1024) throws(AudioFileDecoderError) {
         let descriptor = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             let number = errno
@@ -128,12 +130,49 @@ public final class AudioFileDecoder {
             _ = closeDescriptor(descriptor)
             throw Self.openError(path: path, number: number, message: message)
         }
+        try self.init(opened: file, info: info, name: path, virtualIO: nil, chunkFrames: chunkFrames)
+    }
+
+    /// Opens audio that `source` delivers (a download in progress, for a URL player):
+    /// libsndfile reads it through its virtual I/O, calling `source` for every read and
+    /// for the length. `name` stands for the path in errors.
+    ///
+    /// How far libsndfile reads before this returns depends on the format: a WAV or FLAC
+    /// header is a few kilobytes; MP3 and Ogg (Vorbis, Opus) are read to their end to learn
+    /// the length, so a source that blocks until bytes arrive makes those wait for the
+    /// whole download.
+    /// - Throws: `AudioFileDecoderError` (`.unsupportedFormat`, `.decodeError`).
+    public convenience init(source: any AudioByteSource, name: String, chunkFrames: Int = 1024)
+        throws(AudioFileDecoderError)
+    {
+        let box = VirtualIOBox(source)
+        var io = SF_VIRTUAL_IO(
+            get_filelen: { user in VirtualIOBox.from(user).length() },
+            seek: { offset, whence, user in VirtualIOBox.from(user).seek(offset, whence) },
+            read: { pointer, count, user in VirtualIOBox.from(user).read(pointer, count) },
+            write: { _, _, _ in 0 },
+            tell: { user in VirtualIOBox.from(user).position })
+        var info = SF_INFO()
+        // The box outlives the handle: the decoder keeps it until `close()`.
+        guard let file = sf_open_virtual(&io, Int32(SFM_READ), &info, Unmanaged.passUnretained(box).toOpaque()) else {
+            throw Self.openError(path: name, number: sf_error(nil), message: String(cString: sf_strerror(nil)))
+        }
+        try self.init(opened: file, info: info, name: name, virtualIO: box, chunkFrames: chunkFrames)
+    }
+
+    /// The rest of both inits, for a handle libsndfile opened: checks the header and sets
+    /// up the downmix buffer. Closes `file` when it throws.
+    private init(opened file: OpaquePointer, info: SF_INFO, name: String, virtualIO: VirtualIOBox?, chunkFrames: Int)
+        throws(AudioFileDecoderError)
+    {
+        path = name
         guard info.channels > 0, info.samplerate > 0 else {
             sf_close(file)
             throw .decodeError(
-                path: path, message: "the header gives \(info.channels) channels at \(info.samplerate) Hz")
+                path: name, message: "the header gives \(info.channels) channels at \(info.samplerate) Hz")
         }
         self.file = file
+        self.virtualIO = virtualIO
         let channels = Int(info.channels)
         self.chunkFrames = max(1, chunkFrames)
         interleaved =
@@ -200,6 +239,7 @@ public final class AudioFileDecoder {
         guard let file else { return }
         self.file = nil
         sf_close(file)
+        virtualIO = nil
     }
 
     /// The typed error for libsndfile's failure to open: `number` from `sf_error(NULL)`.
@@ -253,6 +293,72 @@ public final class AudioFileDecoder {
             return String(format, radix: 16)
         }
         return String(cString: name)
+    }
+}
+
+/// Bytes of audio that are not a plain file: what `AudioFileDecoder(source:name:)` reads.
+/// Its calls come from libsndfile, on the thread reading the decoder; they may block (a
+/// download that has not reached `offset` yet).
+public protocol AudioByteSource: AnyObject {
+    /// The total length in bytes, as far as it can be told (libsndfile asks once, when it
+    /// opens; a WAV decoder reads up to this length, so a guess must not be short).
+    func length() -> Int
+    /// Copies up to `buffer.count` bytes from `offset` into `buffer`; returns how many, 0 at
+    /// the end (or when the bytes will never come).
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int
+}
+
+/// libsndfile's virtual I/O state for one `AudioByteSource`: the position it seeks and
+/// reads from (libsndfile keeps none of its own).
+final class VirtualIOBox {
+    let source: any AudioByteSource
+    /// The position, in bytes.
+    var position: sf_count_t = 0
+    /// The length, asked once.
+    private var cachedLength: sf_count_t?
+
+    init(_ source: any AudioByteSource) { self.source = source }
+
+    static func from(_ user: UnsafeMutableRawPointer?) -> VirtualIOBox {
+        // Safe: libsndfile hands back the pointer `AudioFileDecoder.init(source:)` gave it,
+        // to a box the decoder keeps alive while the handle is open.
+        Unmanaged<VirtualIOBox>.fromOpaque(user!).takeUnretainedValue()
+    }
+
+    func length() -> sf_count_t {
+        if let cachedLength { return cachedLength }
+        let n = sf_count_t(max(0, source.length()))
+        cachedLength = n
+        return n
+    }
+
+    func seek(_ offset: sf_count_t, _ whence: Int32) -> sf_count_t {
+        let target: sf_count_t
+        switch whence {
+        case SEEK_SET: target = offset
+        case SEEK_CUR: target = position + offset
+        case SEEK_END: target = length() + offset
+        default: return -1
+        }
+        guard target >= 0 else { return -1 }
+        position = target
+        return target
+    }
+
+    func read(_ pointer: UnsafeMutableRawPointer?, _ count: sf_count_t) -> sf_count_t {
+        guard let pointer, count > 0 else { return 0 }
+        var done = 0
+        // Fill the whole request unless the source ends: libsndfile takes a short read as
+        // the end of the file.
+        while done < Int(count) {
+            let n = source.read(
+                into: UnsafeMutableRawBufferPointer(start: pointer + done, count: Int(count) - done),
+                at: Int(position) + done)
+            if n <= 0 { break }
+            done += n
+        }
+        position += sf_count_t(done)
+        return sf_count_t(done)
     }
 }
 

@@ -18,6 +18,8 @@ public struct MediaEngineConfiguration: Sendable {
     public var lastPort: UInt16 = 29_999
     /// Run on each worker thread as it starts (tests use it to count allocations there).
     public var onWorkerThreadStart: (@Sendable () -> Void)?
+    /// Playing http(s) URLs: the download cache, limits, timeouts and the deny list.
+    public var playURL = PlayURLConfiguration()
 
     /// Defaults: a worker per core, loopback, ports 20000–29999.
     public init(workers: Int? = nil) {
@@ -33,12 +35,15 @@ public enum MediaEngineError: Error, Equatable, Sendable, CustomStringConvertibl
     case ports(PortPoolError)
     /// The engine was shut down.
     case shutDown
+    /// The play cache folder cannot be created or read.
+    case playCache(String)
 
     public var description: String {
         switch self {
         case .system(let e): return "\(e)"
         case .ports(let e): return "\(e)"
         case .shutDown: return "the media engine is shut down"
+        case .playCache(let m): return "the play cache: \(m)"
         }
     }
 }
@@ -56,6 +61,8 @@ public final class MediaEngine: Sendable {
     public let speechThread: MediaIOThread
     /// Synthesized phrases, shared by every leg.
     public let speechCache: SpeechCache
+    /// Downloads and caches the audio of play URLs.
+    let fetcher: PlayFetcher
     private let next = Atomic<Int>(0)
     private let legIDs = Atomic<UInt64>(0)
     private let running = Atomic<Bool>(true)
@@ -74,6 +81,11 @@ public final class MediaEngine: Sendable {
             } catch {
                 throw .system(error)
             }
+        }
+        do {
+            fetcher = try PlayFetcher(configuration: configuration.playURL)
+        } catch {
+            throw .playCache("\(error)")
         }
         workers = ws
         io = MediaIOThread(name: "sauti-media-io")
@@ -101,8 +113,11 @@ public final class MediaEngine: Sendable {
         worker.submit { $0.add(leg) }
         return MediaLeg(
             leg: leg, worker: worker, io: io, events: stream, statistics: shared,
-            speech: (thread: speechThread, cache: speechCache))
+            speech: (thread: speechThread, cache: speechCache), fetcher: fetcher)
     }
+
+    /// The play cache's counters (hits, misses, revalidations, evictions, size).
+    public var playCacheStatistics: PlayCacheStatistics { fetcher.cache.statistics }
 
     /// Tick timing of every worker.
     public var tickTiming: [TickStatistics] { workers.map(\.tickTiming) }
@@ -113,6 +128,7 @@ public final class MediaEngine: Sendable {
         for w in workers { w.stop() }
         io.stop()
         speechThread.stop()
+        fetcher.shutdown()
     }
 
     deinit { shutdown() }
@@ -127,6 +143,8 @@ public final class MediaLeg: Sendable {
     let io: MediaIOThread
     /// The engine's speech thread and cache (`say`).
     let speech: (thread: MediaIOThread, cache: SpeechCache)
+    /// The engine's downloader for play URLs.
+    let fetcher: PlayFetcher
     private let shared: SharedStatistics
     private let closed = Atomic<Bool>(false)
     /// The leg's events, in order; finishes after `.closed`.
@@ -134,8 +152,9 @@ public final class MediaLeg: Sendable {
 
     init(
         leg: Leg, worker: MediaWorker, io: MediaIOThread, events: AsyncStream<LegEvent>, statistics: SharedStatistics,
-        speech: (thread: MediaIOThread, cache: SpeechCache)
+        speech: (thread: MediaIOThread, cache: SpeechCache), fetcher: PlayFetcher
     ) {
+        self.fetcher = fetcher
         self.leg = leg
         self.worker = worker
         self.io = io

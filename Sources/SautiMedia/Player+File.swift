@@ -34,9 +34,22 @@ final class FilePlayer: @unchecked Sendable {
         private var owner: pthread_t?
     #endif
 
-    init(path: String, link: PlaybackLink) {
+    /// Opens the decoder, for a source that is not a file at `path` (a download).
+    private let opener: (() throws(AudioFileDecoderError) -> AudioFileDecoder)?
+    /// Why the source itself failed, if it did (a download cut off): reported in place of
+    /// the decoder's error or a short end.
+    private let sourceFailure: (() -> (PlaybackFailureReason, String)?)?
+
+    /// A player of the file at `path`; or, given `open`, of what that decoder reads, with
+    /// `sourceFailure` telling when the bytes under it failed.
+    init(
+        path: String, link: PlaybackLink, open: (() throws(AudioFileDecoderError) -> AudioFileDecoder)? = nil,
+        sourceFailure: (() -> (PlaybackFailureReason, String)?)? = nil
+    ) {
         self.path = path
         self.link = link
+        opener = open
+        self.sourceFailure = sourceFailure
     }
 
     deinit {
@@ -79,7 +92,12 @@ final class FilePlayer: @unchecked Sendable {
                 feeder.push(UnsafeBufferPointer(rebasing: chunk[..<n]))
                 continue
             }
-            // The end of one pass over the file.
+            // The end of one pass over the file (or the bytes under it stopped coming).
+            if let (reason, message) = sourceFailure?() {
+                link.fail(reason, message)
+                close()
+                return false
+            }
             if framesThisLoop == 0 {
                 // Nothing in it (or nothing more after a rewind): done, whatever the loop count.
                 inputDone = true
@@ -109,7 +127,11 @@ final class FilePlayer: @unchecked Sendable {
     private func open() -> Bool {
         let d: AudioFileDecoder
         do {
-            d = try AudioFileDecoder(path: path, chunkFrames: Self.chunkFrames)
+            if let opener {
+                d = try opener()
+            } else {
+                d = try AudioFileDecoder(path: path, chunkFrames: Self.chunkFrames)
+            }
         } catch {
             _ = failed(error)
             return false
@@ -130,7 +152,11 @@ final class FilePlayer: @unchecked Sendable {
 
     /// Reports a decoder's error and ends the job.
     private func failed(_ error: AudioFileDecoderError) -> Bool {
-        link.fail(PlaybackFailureReason(error), error.message)
+        if let (reason, message) = sourceFailure?() {
+            link.fail(reason, message)
+        } else {
+            link.fail(PlaybackFailureReason(error), error.message)
+        }
         close()
         return false
     }

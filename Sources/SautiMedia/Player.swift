@@ -43,6 +43,20 @@ public enum PlaybackFailureReason: String, Sendable, Equatable {
     case unknownLanguage = "unknown-language"
     /// `say`: espeak-ng failed, or the text was empty or too long.
     case speechError = "speech-error"
+    /// A URL: the server answered with a status other than 200, 404 or 410.
+    case httpStatus = "http-status"
+    /// A URL: no bytes from the server for the idle timeout, or the download took longer
+    /// than the total timeout.
+    case timeout = "timeout"
+    /// A URL: the response is larger than the configured limit.
+    case tooLarge = "too-large"
+    /// A URL whose host (or a redirect's) resolves to an address on the deny list.
+    case denied = "denied"
+    /// A URL that is not absolute http or https.
+    case invalidURL = "invalid-url"
+    /// A URL that could not be fetched: the host does not resolve, the connection or TLS
+    /// failed, the body was cut short, too many redirects.
+    case fetchError = "fetch-error"
 
     /// The reason for a decoder's error.
     init(_ error: AudioFileDecoderError) {

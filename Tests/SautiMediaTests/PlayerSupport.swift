@@ -135,9 +135,17 @@ struct LegPair {
     let received: PCMRecorderSink
     let eventsA: EventLog
 
-    init(engine: MediaEngine, codec: AudioCodec = .pcmu, seconds: Double = 30) throws {
+    /// `fixedJitterMilliseconds`: B's jitter buffer holds that delay and never adapts, so
+    /// what B hears keeps the timing A sent it with even when a busy machine delays packets.
+    init(engine: MediaEngine, codec: AudioCodec = .pcmu, seconds: Double = 30, fixedJitterMilliseconds: Int? = nil)
+        throws
+    {
         var cb = LegConfiguration(codec: codec)
         cb.mediaTimeoutMilliseconds = 0
+        if let fixed = fixedJitterMilliseconds {
+            cb.minJitterDelayMilliseconds = fixed
+            cb.maxJitterDelayMilliseconds = fixed
+        }
         b = try engine.openLeg(cb)
         var ca = LegConfiguration(codec: codec, remote: b.local)
         ca.mediaTimeoutMilliseconds = 0
