@@ -14,8 +14,19 @@ struct LegsExternalBenchmark {
     var seconds = 10.0
     var warmup = 2.0
     var workDirectory = "bench-out"
+    /// What each leg sends and keeps.
+    var media = Media.tone
+
+    enum Media: String {
+        /// A tone back; nothing kept (bare legs).
+        case tone
+        /// A 10 s 8 kHz WAV prompt played in a loop (`play(file:loop: 0)`) and the caller
+        /// recorded to a WAV (`record`, 16-bit, no trimming): both verbs at once on every leg.
+        case playRecord = "play-record"
+    }
 
     struct Row {
+        var media: Media
         var legs: Int
         var microsecondsPerLegTick: Double
         var coreShare: Double
@@ -25,6 +36,8 @@ struct LegsExternalBenchmark {
         var lateTicks: Int
         var lossToLegs: Double
         var lossFromLegs: Double
+        /// Frames of playback silence because the I/O thread fell behind (play-record).
+        var underrunFrames: Int
         var holds: Bool
     }
 
@@ -62,6 +75,18 @@ struct LegsExternalBenchmark {
         }
         let payloadPath = workDirectory + "/rtpload-pcmu.bin"
         try payload.write(to: URL(fileURLWithPath: payloadPath))
+        let prompt = workDirectory + "/prompt-8k.wav"
+        let recordings = workDirectory + "/recordings"
+        if media == .playRecord {
+            // The prompt: 10 s of a two-tone warble at 8 kHz, 16-bit.
+            var g = ToneGenerator(ToneSpec(frequenciesHz: [440, 620], levelDBFS: -14), sampleRate: 8000)
+            var samples = [Int16](repeating: 0, count: 80_000)
+            samples.withUnsafeMutableBufferPointer { g.fill($0) }
+            let w = try WAVWriter(path: prompt, sampleRate: 8000, channels: 1)
+            try samples.withUnsafeBufferPointer { try w.write($0) }
+            try w.close()
+            try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+        }
 
         var rows: [Row] = []
         for n in loads {
@@ -70,12 +95,19 @@ struct LegsExternalBenchmark {
             c.lastPort = 59_999
             let engine = try MediaEngine(configuration: c)
             var legs: [MediaLeg] = []
+            var playbacks: [Playback] = []
             var lines = ""
             for i in 0..<n {
                 var config = LegConfiguration(codec: .pcmu)
                 config.mediaTimeoutMilliseconds = 0
                 let leg = try engine.openLeg(config)
-                leg.play(.tone(ToneSpec(frequenciesHz: [440], levelDBFS: -12)))
+                switch media {
+                case .tone:
+                    leg.play(.tone(ToneSpec(frequenciesHz: [440], levelDBFS: -12)))
+                case .playRecord:
+                    playbacks.append(leg.play(file: prompt, loop: 0))
+                    leg.record(RecordingSpec(path: "\(recordings)/leg-\(i).wav", trimSilence: false))
+                }
                 legs.append(leg)
                 lines += "\(10_000 + i) \(leg.local.port) \(1000 + i) 0 160 0 0\n"
             }
@@ -87,8 +119,14 @@ struct LegsExternalBenchmark {
             let (_, status) = try spawnAndWait(
                 "/bin/sh", ["-c", "\(rtpload) -e \(endpoints) -P 0:\(payloadPath) -d \(seconds + warmup) -w \(warmup) -g 500 -p \(pid) > \(out)"])
             let t1 = engine.tickTiming[0]
+            // Frames a player's ring had run dry for: the I/O thread fell behind.
+            let underruns = playbacks.reduce(0) { $0 + $1.underrunFrames }
             for l in legs { l.close() }
             engine.shutdown()
+            if media == .playRecord {
+                try? FileManager.default.removeItem(atPath: recordings)
+                try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+            }
             guard status == 0, let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any] else {
                 throw BenchError("rtpload failed at \(n) legs (exit \(status))")
             }
@@ -108,12 +146,12 @@ struct LegsExternalBenchmark {
             let lossFrom = sentWin > 0 ? max(0, sentWin - recvWin) * 100 / sentWin : 0
             let p99 = w.latenessPercentile(0.99)
             let row = Row(
-                legs: n, microsecondsPerLegTick: cpu / (window * 50 * Double(n)) * 1e6, coreShare: cpu / window,
+                media: media, legs: n, microsecondsPerLegTick: cpu / (window * 50 * Double(n)) * 1e6, coreShare: cpu / window,
                 p50: w.latenessPercentile(0.5), p99: p99, max: t1.maxLatenessMicroseconds, lateTicks: w.lateTicks,
-                lossToLegs: lossTo, lossFromLegs: lossFrom,
-                holds: w.lateTicks == 0 && p99 <= 2000 && lossTo < 0.1 && lossFrom < 0.1)
+                lossToLegs: lossTo, lossFromLegs: lossFrom, underrunFrames: underruns,
+                holds: w.lateTicks == 0 && p99 <= 2000 && lossTo < 0.1 && lossFrom < 0.1 && underruns == 0)
             rows.append(row)
-            print(String(format: "%6d legs  %6.2f µs CPU/leg/tick  %5.1f%% core  lateness p50 %5d µs  p99 %6d µs  max %7d µs  late ticks %4d  loss in %.2f%% out %.2f%%  %@", row.legs, row.microsecondsPerLegTick, row.coreShare * 100, row.p50, row.p99, row.max, row.lateTicks, row.lossToLegs, row.lossFromLegs, row.holds ? "holds" : "does not hold"))
+            print(String(format: "%@  %6d legs  %6.2f µs CPU/leg/tick  %5.1f%% core  lateness p50 %5d µs  p99 %6d µs  max %7d µs  late ticks %4d  loss in %.2f%% out %.2f%%  underruns %d  %@", media.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0), row.legs, row.microsecondsPerLegTick, row.coreShare * 100, row.p50, row.p99, row.max, row.lateTicks, row.lossToLegs, row.lossFromLegs, row.underrunFrames, row.holds ? "holds" : "does not hold"))
             if !row.holds && row.coreShare > 1.0 { break }
         }
         return rows

@@ -3,7 +3,7 @@ import Foundation
 /// `sauti-bench`: the benchmarks (`usage` below lists them). Build in release mode first;
 /// see Benchmarks/README.md.
 let usage = """
-    usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--paired]
+    usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--media tone|play-record] [--compare] [--paired]
            sauti-bench jitter
            sauti-bench tts
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
@@ -74,21 +74,48 @@ func replayBench(_ args: [String]) throws {
 func legsBench(_ args: [String]) throws {
     if !args.contains("--paired") {
         var bench = LegsExternalBenchmark()
+        var compare = false
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
             case "--loads": bench.loads = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--seconds": bench.seconds = Double(it.next() ?? "") ?? bench.seconds
+            case "--media":
+                let name = it.next() ?? ""
+                guard let m = LegsExternalBenchmark.Media(rawValue: name) else {
+                    throw BenchError("--media takes tone or play-record, not \(name)\n\(usage)")
+                }
+                bench.media = m
+            case "--compare": compare = true
             default: throw BenchError("unknown option \(a)\n\(usage)")
             }
         }
         print("legs benchmark: G.711 legs on one media worker, driven by the anchors' rtpload on loopback, \(bench.seconds) s per load after \(bench.warmup) s warm-up")
-        let rows = try bench.run()
-        let held = rows.filter(\.holds).map(\.legs).max() ?? 0
-        print("largest load held on one core: \(held) legs")
+        var rows: [LegsExternalBenchmark.Row] = []
+        if compare {
+            // Bare legs and legs playing and recording, load by load, in the same run.
+            for n in bench.loads {
+                for m in [LegsExternalBenchmark.Media.tone, .playRecord] {
+                    var one = bench
+                    one.loads = [n]
+                    one.media = m
+                    rows += try one.run()
+                }
+                let pair = rows.suffix(2)
+                if pair.count == 2, let bare = pair.first, let both = pair.last {
+                    print(String(format: "%6d legs: play+record costs %.2fx the CPU of bare legs (%.2f vs %.2f µs/leg/tick)", n, both.microsecondsPerLegTick / bare.microsecondsPerLegTick, both.microsecondsPerLegTick, bare.microsecondsPerLegTick))
+                }
+            }
+        } else {
+            rows = try bench.run()
+        }
+        for m in [LegsExternalBenchmark.Media.tone, .playRecord] where rows.contains(where: { $0.media == m }) {
+            let held = rows.filter { $0.media == m && $0.holds }.map(\.legs).max() ?? 0
+            print("largest load held on one core (\(m.rawValue)): \(held) legs")
+        }
         writeJSON("legs", [
-            "held_legs": held, "load_generator": "rtpload (../shared/anchors/rtpengine)",
-            "rows": rows.map { ["legs": $0.legs, "us_cpu_per_leg_tick": $0.microsecondsPerLegTick, "core_share": $0.coreShare, "lateness_p50_us": $0.p50, "lateness_p99_us": $0.p99, "lateness_max_us": $0.max, "late_ticks": $0.lateTicks, "loss_to_legs_percent": $0.lossToLegs, "loss_from_legs_percent": $0.lossFromLegs, "holds": $0.holds] as [String: Any] },
+            "held_legs": rows.filter(\.holds).map(\.legs).max() ?? 0, "load_generator": "rtpload (../shared/anchors/rtpengine)",
+            "rows": rows.map { ["media": $0.media.rawValue, "legs": $0.legs, "us_cpu_per_leg_tick": $0.microsecondsPerLegTick, "core_share": $0.coreShare, "lateness_p50_us": $0.p50, "lateness_p99_us": $0.p99, "lateness_max_us": $0.max, "late_ticks": $0.lateTicks, "loss_to_legs_percent": $0.lossToLegs, "loss_from_legs_percent": $0.lossFromLegs, "underrun_frames": $0.underrunFrames, "holds": $0.holds] as [String: Any] },
         ])
         return
     }

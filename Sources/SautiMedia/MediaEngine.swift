@@ -88,7 +88,8 @@ public final class MediaEngine: Sendable {
             throw .playCache("\(error)")
         }
         workers = ws
-        io = MediaIOThread(name: "sauti-media-io")
+        // 50 ms passes: players refill rings of a second, recorders drain rings of two.
+        io = MediaIOThread(name: "sauti-media-io", intervalMilliseconds: 50)
         speechThread = MediaIOThread(name: "sauti-speech")
         speechCache = SpeechCache()
         for w in workers { w.start() }

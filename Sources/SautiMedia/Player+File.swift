@@ -73,6 +73,9 @@ final class FilePlayer: @unchecked Sendable {
             guard open() else { return false }
         }
         guard let decoder, let feeder else { return false }
+        // Refill in bulk: nothing to do while the ring holds over half its second (most
+        // passes), so a pass over thousands of players costs an atomic load each.
+        if !feeder.hasPending && link.ring.available > link.ring.capacity / 2 { return true }
         while true {
             guard feeder.drainPending() else { return true }  // the ring is full
             if inputDone {

@@ -7,9 +7,11 @@ import SautiAudio
 /// The I/O-thread half of a recording: a periodic job on `MediaIOThread` that opens the
 /// WAV file, drains the ring into it, trims silence and finishes the file.
 ///
-/// - Drains every `drainIntervalNanoseconds` (100 ms), or sooner when the ring is half
+/// - Drains every `drainIntervalNanoseconds` (500 ms), or sooner when the ring is half
 ///   full; every write rewrites the WAV header (`WAVWriter`), so a process killed at any
-///   moment leaves a playable file missing at most the last drain interval.
+///   moment leaves a playable file missing at most the last drain interval (the Record
+///   verb promises at most a second). Each drain costs a few system calls whatever its
+///   size, so a longer interval is what lets thousands of recordings run at once.
 /// - Leading silence is never written: ticks are dropped until the first one that is not
 ///   silence. Trailing silence is written as it comes (the recording may go on) and cut
 ///   off when the recording ends (`WAVTrim`), after the file was closed and fsynced.
@@ -20,7 +22,7 @@ import SautiAudio
 /// Confined to the I/O thread: `@unchecked Sendable` only to be handed to it once.
 final class RecordingWriter: @unchecked Sendable {
     /// How often the ring is drained into the file, in ns.
-    static let drainIntervalNanoseconds: Int64 = 100_000_000
+    static let drainIntervalNanoseconds: Int64 = 500_000_000
 
     private let link: RecordingLink
     private let spec: RecordingSpec

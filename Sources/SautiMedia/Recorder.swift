@@ -6,7 +6,7 @@
 //   blocking, never allocating, and decides every end but errors (max length, silence
 //   timeout, finish key, stop, hangup);
 // - `RecordingWriter` (Recorder+Writer.swift) runs on the engine's I/O thread: it opens
-//   the WAV file, drains the ring into it about every 100 ms, trims silence and finishes
+//   the WAV file, drains the ring into it about every 500 ms, trims silence and finishes
 //   the file, and reports the outcome.
 //
 // The outcome event comes from the I/O thread, once the file is final. `RecordingReports`

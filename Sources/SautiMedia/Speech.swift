@@ -50,6 +50,7 @@ final class SpeechPlayer: @unchecked Sendable {
             }
         }
         guard let feeder else { return false }
+        if !feeder.hasPending && link.ring.available > link.ring.capacity / 2 { return true }
         while true {
             guard feeder.drainPending() else { return true }
             if inputDone {
