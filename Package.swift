@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SautiAudio", targets: ["SautiAudio"]),
         .library(name: "SautiMedia", targets: ["SautiMedia"]),
         .library(name: "SautiReplay", targets: ["SautiReplay"]),
+        .library(name: "SautiVoice", targets: ["SautiVoice"]),
     ],
     targets: [
         // C libraries from Debian.
@@ -47,13 +48,16 @@ let package = Package(
         .target(name: "SautiMedia", dependencies: ["SautiWire", "SautiAudio", "CSautiLinux"], swiftSettings: hotPath),
         // Offline pipeline: capture → streams → stats, DTMF, RTCP, WAV, report.
         .target(name: "SautiReplay", dependencies: ["SautiWire", "SautiAudio", "SautiMedia"]),
+        // The voice-actions language: JSON and XML documents parsed into one validated model.
+        // No I/O, no dependencies.
+        .target(name: "SautiVoice"),
         // The command line.
-        .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia"]),
+        .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia", "SautiVoice"]),
 
         // Benchmarks (not part of `swift test`): `swift run -c release sauti-bench`.
         .executableTarget(
             name: "sauti-bench",
-            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay", "CSpeexDSP"],
+            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay", "SautiVoice", "CSpeexDSP"],
             path: "Benchmarks/SautiBench"
         ),
 
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(
             name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter"], exclude: ["play_url_server.py"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay"]),
+        .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

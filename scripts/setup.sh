@@ -6,8 +6,9 @@ set -euo pipefail
 # The C libraries the package links (pkg-config finds them) and the real peers the
 # tests and benchmarks run: tshark (Wireshark's analysis), sox (WAV checks, G.711 peer),
 # ffmpeg (an RTP peer that sends to and receives from a leg), python3 (the test HTTP
-# servers); libcurl4 is what the toolchain's FoundationNetworking (play URLs) loads.
-packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev libcurl4 python3 tshark sox ffmpeg)
+# servers); libcurl4 is what the toolchain's FoundationNetworking (play URLs) loads;
+# python3-jsonschema checks docs/voice-actions.schema.json against the parser.
+packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev libcurl4 python3 python3-jsonschema tshark sox ffmpeg)
 
 missing=()
 for p in "${packages[@]}"; do

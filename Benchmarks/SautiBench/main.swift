@@ -8,6 +8,7 @@ let usage = """
            sauti-bench tts
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
+           sauti-bench dsl [--seconds S]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.
     """
@@ -167,6 +168,7 @@ do {
     case "legs": try legsBench(Array(args.dropFirst()))
     case "jitter": jitterBench()
     case "tts": writeJSON("tts", try ttsBenchmark())
+    case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
     case "all":
         g711Bench([])
         try replayBench([])

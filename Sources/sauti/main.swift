@@ -5,6 +5,7 @@ import SautiReplay
 let usage = """
     usage: sauti replay CAPTURE [options]     report and decode the RTP streams of a capture
            sauti call HOST:PORT [options]     call an RTP peer: send a WAV and digits, record, report
+           sauti validate FILE|-              check a voice-actions document (JSON or XML), print it normalized
 
     sauti replay --help and sauti call --help tell more.
     """
@@ -120,6 +121,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "replay": replayCommand(arguments.dropFirst())
 case "call": await callCommand(arguments.dropFirst())
+case "validate": validateCommand(arguments.dropFirst())
 case "-h", "--help", "help": print(usage)
 case nil: fail(usage)
 default: fail("unknown command \(arguments.first!)\n\(usage)")
