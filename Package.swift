@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SautiAudio", targets: ["SautiAudio"]),
         .library(name: "SautiMedia", targets: ["SautiMedia"]),
         .library(name: "SautiReplay", targets: ["SautiReplay"]),
+        .library(name: "SautiFlow", targets: ["SautiFlow"]),
         .library(name: "SautiVoice", targets: ["SautiVoice"]),
     ],
     targets: [
@@ -38,6 +39,11 @@ let package = Package(
             providers: [.apt(["libespeak-ng-dev"])]
         ),
         // epoll, timerfd, eventfd, recvmmsg/sendmmsg: what Swift's Glibc module lacks.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "CSautiLinux"),
 
         // Bytes on the wire: RTP, RTCP, RFC 4733, SDP, pcap/pcapng. No I/O, no C.
@@ -51,6 +57,9 @@ let package = Package(
         // The voice-actions language: JSON and XML documents parsed into one validated model.
         // No I/O, no dependencies.
         .target(name: "SautiVoice"),
+        // The call-flow interpreter: runs voice-actions documents on a leg, fetching and
+        // signing the customer's callbacks.
+        .target(name: "SautiFlow", dependencies: ["SautiVoice", "SautiMedia", "CCrypto"]),
         // The command line.
         .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia", "SautiVoice"]),
 
@@ -69,6 +78,9 @@ let package = Package(
             name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter"], exclude: ["play_url_server.py"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay"]),
         .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "CCrypto"],
+            exclude: ["ivr_app.py"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""A customer's voice app for the call-flow tests: a small IVR on Python's http.server.
+
+Usage: ivr_app.py SECRET [SECONDS]
+Binds 127.0.0.1 on a free port, prints "port N", exits after SECONDS (default 120).
+
+Every POST is checked the way a customer would check it: the X-Sautikit-Signature header
+must be v1= and the hex HMAC-SHA256 (keyed with SECRET) of the X-Sautikit-Timestamp
+value, ".", and the raw body; the timestamp must be within five minutes. GET /log gives
+every request as JSON lines: path, timestamp, signature, signature_ok, the raw body.
+
+POST /voice        XML: a welcome, then a menu in <GetDigits> with a nested <Say> prompt
+POST /menu         JSON: digit 1 leads to a recording, anything else to goodbye
+POST /recorded     JSON: thanks, then hangup
+POST /status/CODE  that status
+POST /slow         replies after 5 s
+POST /invalid      a document that fails validation
+POST /dial         JSON: a dial (not supported yet), then say and hangup
+POST /reject       XML: <Reject reason="busy"/>
+POST /nodigits     JSON: getDigits with a 1 s timeout, then say and hangup
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET = sys.argv[1].encode()
+LIFETIME = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+LOG = []
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def reply(self, status, body, content_type):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def base(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def do_GET(self):
+        if self.path == "/log":
+            with LOCK:
+                text = "\n".join(json.dumps(e) for e in LOG)
+            return self.reply(200, text, "text/plain")
+        self.reply(404, "", "text/plain")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        timestamp = self.headers.get("X-Sautikit-Timestamp", "")
+        signature = self.headers.get("X-Sautikit-Signature", "")
+        expected = "v1=" + hmac.new(SECRET, timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+        fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) < 300
+        ok = fresh and hmac.compare_digest(expected, signature)
+        with LOCK:
+            LOG.append(
+                {
+                    "path": self.path,
+                    "timestamp": timestamp,
+                    "signature": signature,
+                    "signature_ok": ok,
+                    "body": raw.decode("utf-8", "replace"),
+                }
+            )
+        if not ok:
+            return self.reply(401, "bad signature", "text/plain")
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            return self.reply(400, "not JSON", "text/plain")
+        base = self.base()
+        if self.path == "/voice":
+            xml = (
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<Response>\n"
+                "  <Say language=\"en-US\">Welcome to Acme.</Say>\n"
+                "  <GetDigits maxDigits=\"1\" timeout=\"8\" finishOnKey=\"#\" callbackUrl=\"%s/menu\">\n"
+                "    <Say>Press 1 to leave a message. Press 2 to hear our opening hours.</Say>\n"
+                "  </GetDigits>\n"
+                "  <Say>We did not get your choice. Goodbye.</Say>\n"
+                "</Response>\n" % base
+            )
+            return self.reply(200, xml, "application/xml")
+        if self.path == "/menu":
+            if state.get("digits") == "1":
+                actions = [
+                    {"verb": "say", "text": "Please leave a message after the beep."},
+                    {
+                        "verb": "record",
+                        "maxLength": 8,
+                        "timeout": 4,
+                        "finishOnKey": "#",
+                        "playBeep": True,
+                        "callbackUrl": base + "/recorded",
+                    },
+                    {"verb": "say", "text": "This is never heard."},
+                ]
+            else:
+                actions = [{"verb": "say", "text": "Goodbye."}, {"verb": "hangup"}]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/recorded":
+            actions = [{"verb": "say", "text": "Thank you. Goodbye."}, {"verb": "hangup"}]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path.startswith("/status/"):
+            return self.reply(int(self.path.split("/")[2]), "status\n", "text/plain")
+        if self.path == "/slow":
+            time.sleep(5)
+            return self.reply(200, "[]", "application/json")
+        if self.path == "/invalid":
+            return self.reply(
+                200, json.dumps([{"verb": "sey", "text": "typo"}, {"verb": "getDigits", "numDigits": 0}]),
+                "application/json",
+            )
+        if self.path == "/dial":
+            actions = [
+                {"verb": "dial", "numbers": ["+254711000000"]},
+                {"verb": "say", "text": "Nobody is there."},
+                {"verb": "hangup"},
+            ]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/nodigits":
+            actions = [
+                {"verb": "getDigits", "numDigits": 2, "timeout": 1, "callbackUrl": base + "/menu"},
+                {"verb": "say", "text": "No input."},
+                {"verb": "hangup"},
+            ]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/reject":
+            return self.reply(200, "<Response><Reject reason=\"busy\"/></Response>", "application/xml")
+        self.reply(404, "", "text/plain")
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print("port %d" % server.server_address[1], flush=True)
+    threading.Timer(LIFETIME, lambda: os._exit(0)).start()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
