@@ -74,12 +74,14 @@ let package = Package(
         .testTarget(name: "SautiAudioTests", dependencies: ["SautiAudio"]),
         // Counts heap allocations on opted-in threads (wraps malloc): tests only.
         .target(name: "CSautiAllocCounter", path: "Tests/CSautiAllocCounter"),
+        // Child processes with deadlines and the Python test HTTP servers: tests only.
+        .target(name: "SautiTestSupport", path: "Tests/SautiTestSupport"),
         .testTarget(
-            name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter"], exclude: ["play_url_server.py"]),
+            name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter", "SautiTestSupport"], exclude: ["play_url_server.py"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay"]),
         .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "CCrypto"],
+            name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],
             exclude: ["ivr_app.py"]),
     ],
     swiftLanguageModes: [.v6]

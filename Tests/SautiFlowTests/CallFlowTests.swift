@@ -1,4 +1,3 @@
-import CCrypto
 import Foundation
 import SautiAudio
 import SautiFlow
@@ -6,6 +5,7 @@ import SautiMedia
 import SautiVoice
 import SautiWire
 import Synchronization
+import SautiTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -18,78 +18,22 @@ enum FlowPaths {
         .deletingLastPathComponent()
     static let app = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ivr_app.py")
         .path
-    static var python: String? {
-        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var python: String? { TestHTTPServer.python }
     /// The built `sauti`, next to the test bundle.
-    static var sauti: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent()] {
-            let p = candidate.appendingPathComponent("sauti").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return root.appendingPathComponent(".build/debug/sauti").path
-    }
-    static func temporaryDirectory() -> String {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-flow-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        return p
-    }
-}
-
-/// A child process with its output in a log file, ended at a deadline.
-struct FlowProcess {
-    let process = Process()
-    let logPath: String
-
-    init(_ executable: String, _ arguments: [String], log: String) throws {
-        logPath = log
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-    }
-
-    func wait(seconds: Double) async -> Int32 {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            process.terminate()
-            try? await Task.sleep(for: .milliseconds(500))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    static var sauti: String { builtExecutable("sauti", packageRoot: root) }
+    static func temporaryDirectory() -> String { makeTemporaryDirectory(prefix: "sauti-flow") }
 }
 
 /// The customer's app (ivr_app.py on Python's http.server).
 struct IVRApp {
-    let process: FlowProcess
-    let port: UInt16
+    let server: TestHTTPServer
     static let secret = "whsec-test-5f2a"
 
     init(dir: String) async throws {
-        process = try FlowProcess(try #require(FlowPaths.python), [FlowPaths.app, Self.secret, "120"], log: dir + "/app.log")
-        let deadline = ContinuousClock.now + .seconds(10)
-        var found: UInt16?
-        while found == nil && ContinuousClock.now < deadline && process.process.isRunning {
-            if let line = process.log.split(separator: "\n").first(where: { $0.hasPrefix("port ") }) {
-                found = UInt16(line.dropFirst(5))
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        port = try #require(found, "the IVR app did not start: \(process.log)")
+        server = try await TestHTTPServer(script: FlowPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
     }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    func url(_ path: String) -> String { server.url(path) }
 
     struct Request {
         var path: String
@@ -111,7 +55,7 @@ struct IVRApp {
         }
     }
 
-    func stop() { process.process.terminate() }
+    func stop() { server.stop() }
 }
 
 /// Collects a flow's events.
@@ -189,7 +133,7 @@ struct CallFlowTests {
         lc.mediaTimeoutMilliseconds = 5000
         let leg = try engine.openLeg(lc)
         let heard = dir + "/heard.wav"
-        let caller = try FlowProcess(
+        let caller = try BoundedProcess(
             sauti,
             [
                 "call", "127.0.0.1:\(leg.local.port)", "--wav", callerWAV, "--digits", "1@3.0,#@9.0", "--duration", "13",
@@ -294,13 +238,13 @@ struct CallFlowTests {
         #expect(heard.samples.filter { abs(Int($0)) > 500 }.count > 4000, "the apology was heard")
     }
 
-    @Test("dial is an explicit unsupported event, then the flow goes on; reject before answer rejects; getDigits with no input continues", .timeLimit(.minutes(1)))
+    @Test("dial is an explicit unsupported event, then the flow goes on; reject before answer rejects; getDigits with no input continues; redirect runs the other URL's reply", .timeLimit(.minutes(1)))
     func verbs() async throws {
         let dir = FlowPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let app = try await IVRApp(dir: dir)
         defer { app.stop() }
-        for (i, path) in ["/dial", "/reject", "/nodigits"].enumerated() {
+        for (i, path) in ["/dial", "/reject", "/nodigits", "/redirect"].enumerated() {
             let engine = try Self.engine(first: UInt16(39_120 + i * 20))
             defer { engine.shutdown() }
             let (a, b, _) = try Self.pair(engine)
@@ -324,10 +268,20 @@ struct CallFlowTests {
             case "/reject":
                 #expect(end == .rejected(.busy))
                 #expect(signalling.log == ["reject:busy"] && !events.names.contains("call.answered"))
-            default:
+            case "/nodigits":
                 #expect(end == .hungUp)
                 #expect(events.first("digits.collected")?.detail == ["digits": "", "end": "timeout"])
                 #expect(try app.requests().filter { $0.path == "/menu" }.isEmpty, "no empty result is posted")
+            default:
+                #expect(end == .hungUp)
+                let last = try app.requests().suffix(2)
+                #expect(last.map(\.path) == ["/redirect", "/nodigits"])
+                #expect(last.last?.json["event"] as? String == "redirect" && last.last?.signatureOK == true)
+                #expect(events.first("digits.collected") != nil, "the redirected document ran")
+                let started = events.all.filter { $0.name == "action.started" }.map { $0.detail["verb"] ?? "" }
+                #expect(
+                    started == ["redirect", "getDigits", "say", "hangup"],
+                    "the redirect's reply replaced the rest (its Say never ran): \(started)")
             }
         }
     }

@@ -18,6 +18,7 @@ POST /invalid      a document that fails validation
 POST /dial         JSON: a dial (not supported yet), then say and hangup
 POST /reject       XML: <Reject reason="busy"/>
 POST /nodigits     JSON: getDigits with a 1 s timeout, then say and hangup
+POST /redirect     XML: <Redirect> to /nodigits
 """
 
 import hashlib
@@ -140,6 +141,9 @@ class Handler(BaseHTTPRequestHandler):
                 {"verb": "hangup"},
             ]
             return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/redirect":
+            xml = "<Response><Redirect>%s/nodigits</Redirect><Say>Never heard.</Say></Response>" % base
+            return self.reply(200, xml, "application/xml")
         if self.path == "/reject":
             return self.reply(200, "<Response><Reject reason=\"busy\"/></Response>", "application/xml")
         self.reply(404, "", "text/plain")

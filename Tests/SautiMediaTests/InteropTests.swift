@@ -3,6 +3,7 @@ import SautiAudio
 import SautiMedia
 import SautiWire
 import Synchronization
+import SautiTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -36,63 +37,12 @@ enum InteropPaths {
     }()
 
     /// The built `sauti` executable, next to the test bundle.
-    static var sauti: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent()] {
-            let p = candidate.appendingPathComponent("sauti").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return root.appendingPathComponent(".build/debug/sauti").path
-    }
+    static var sauti: String { builtExecutable("sauti", packageRoot: root) }
 
     /// A fresh temporary folder.
-    static func temporaryDirectory() -> String {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-interop-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        return p
-    }
+    static func temporaryDirectory() -> String { makeTemporaryDirectory(prefix: "sauti-interop") }
 }
 
-/// A child process with a deadline: killed (SIGTERM, then SIGKILL) if it outlives it.
-/// Its output goes to a log file, read back for failure messages.
-struct BoundedProcess {
-    let process = Process()
-    let logPath: String
-
-    init(_ executable: String, _ arguments: [String], log: String) throws {
-        logPath = log
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-    }
-
-    /// Waits for the process to exit, up to `seconds`; then ends it. Returns its status
-    /// and whether it had to be ended.
-    func wait(seconds: Double) async -> (status: Int32, killed: Bool) {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        var killed = false
-        if process.isRunning {
-            killed = true
-            process.terminate()
-            let grace = ContinuousClock.now + .seconds(2)
-            while process.isRunning && ContinuousClock.now < grace { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        return (process.terminationStatus, killed)
-    }
-
-    /// What the process printed.
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-}
 
 /// Audio comparison for the interop tests.
 enum Similarity {

@@ -3,6 +3,7 @@ import SautiAudio
 import SautiMedia
 import SautiWire
 import Synchronization
+import SautiTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,35 +12,20 @@ import Testing
 
 /// The test HTTP server (play_url_server.py, Python's http.server): serves a folder
 /// plainly, chunked, slowly, stalled or cut short, and fails on request. Ends by itself.
-final class PlayURLServer: Sendable {
-    let process: BoundedProcess
-    let port: UInt16
-    let folder: String
-
+struct PlayURLServer: Sendable {
+    let server: TestHTTPServer
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("play_url_server.py").path
-    static var python: String? {
-        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var python: String? { TestHTTPServer.python }
 
     /// Starts the server on `folder` and waits for its port.
     init(folder: String) async throws {
-        self.folder = folder
-        process = try BoundedProcess(
-            try #require(Self.python), [Self.script, folder, "120"], log: folder + "/server.log")
-        let deadline = ContinuousClock.now + .seconds(10)
-        var found: UInt16?
-        while found == nil && ContinuousClock.now < deadline && process.process.isRunning {
-            if let line = process.log.split(separator: "\n").first(where: { $0.hasPrefix("port ") }) {
-                found = UInt16(line.dropFirst(5))
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        port = try #require(found, "the test HTTP server did not start: \(process.log)")
+        server = try await TestHTTPServer(script: Self.script, arguments: [folder, "120"], log: folder + "/server.log")
     }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    var port: UInt16 { server.port }
+    var process: BoundedProcess { server.process }
+    func url(_ path: String) -> String { server.url(path) }
 
     /// The requests the server got, as (method, path, If-None-Match).
     func requests() throws -> [(method: String, path: String, ifNoneMatch: String?)] {
@@ -52,7 +38,7 @@ final class PlayURLServer: Sendable {
         }.filter { $0.path != "/log" }
     }
 
-    func stop() { process.process.terminate() }
+    func stop() { server.stop() }
 }
 
 /// Legs playing http URLs (`MediaLeg.play(url:loop:)`) served by Python's http.server:

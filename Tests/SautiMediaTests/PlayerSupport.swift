@@ -1,6 +1,7 @@
 import Foundation
 import SautiAudio
 import SautiMedia
+import SautiTestSupport
 import Testing
 
 // Test files for the player tests, made at test time with ffmpeg and sox from the shared

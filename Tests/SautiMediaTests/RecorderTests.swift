@@ -3,6 +3,7 @@ import SautiAudio
 import SautiMedia
 import SautiWire
 import Synchronization
+import SautiTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import Foundation
 import SautiAudio
 import SautiMedia
 import SautiWire
+import SautiTestSupport
 import Testing
 
 /// `say` on a leg: espeak-ng speech, resampled to the leg's rate, received by a real peer.

@@ -1,0 +1,110 @@
+// Shared by the test targets: child processes with a deadline, and the test HTTP servers
+// (Python scripts that print "port N" once they listen).
+
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A child process with a deadline: killed (SIGTERM, then SIGKILL) if it outlives it.
+/// Its output goes to a log file, read back for failure messages.
+public struct BoundedProcess: Sendable {
+    public let process: Process
+    public let logPath: String
+
+    public init(_ executable: String, _ arguments: [String], log: String) throws {
+        logPath = log
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        process = p
+    }
+
+    /// Waits for the process to exit, up to `seconds`; then ends it. Returns its status
+    /// and whether it had to be ended.
+    @discardableResult
+    public func wait(seconds: Double) async -> (status: Int32, killed: Bool) {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        var killed = false
+        if process.isRunning {
+            killed = true
+            process.terminate()
+            let grace = ContinuousClock.now + .seconds(2)
+            while process.isRunning && ContinuousClock.now < grace { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, killed)
+    }
+
+    /// What the process printed.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}
+
+/// A test HTTP server: a Python script that binds 127.0.0.1 on a free port, prints
+/// `port N`, and exits by itself after its lifetime.
+public struct TestHTTPServer: Sendable {
+    public let process: BoundedProcess
+    public let port: UInt16
+
+    /// Debian's python3 (setup.sh installs it), nil when absent.
+    public static var python: String? {
+        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs `script arguments…` with python3, logging to `log`, and waits (up to 10 s) for
+    /// its port.
+    public init(script: String, arguments: [String], log: String) async throws {
+        guard let python = Self.python else { throw StartFailure(description: "python3 is not installed") }
+        process = try BoundedProcess(python, [script] + arguments, log: log)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var found: UInt16?
+        while found == nil && ContinuousClock.now < deadline && process.process.isRunning {
+            if let line = process.log.split(separator: "\n").first(where: { $0.hasPrefix("port ") }) {
+                found = UInt16(line.dropFirst(5))
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        guard let found else { throw StartFailure(description: "\(script) did not start: \(process.log)") }
+        port = found
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    /// Ends the server (it would end by itself at its deadline).
+    public func stop() { process.process.terminate() }
+}
+
+/// A fresh folder under the system's temporary directory, named `prefix-UUID`.
+public func makeTemporaryDirectory(prefix: String) -> String {
+    let p = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+    return p
+}
+
+/// The package's executable `name` as built for this test run: next to the test bundle,
+/// or in `.build/debug` of the package at `packageRoot`.
+public func builtExecutable(_ name: String, packageRoot: URL) -> String {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+        let p = candidate.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return packageRoot.appendingPathComponent(".build/debug/\(name)").path
+}
