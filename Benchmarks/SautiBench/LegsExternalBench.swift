@@ -16,6 +16,8 @@ struct LegsExternalBenchmark {
     var workDirectory = "bench-out"
     /// What each leg sends and keeps.
     var media = Media.tone
+    /// The workers' nice value (`--worker-nice`; the engine's default, -10, needs root).
+    var workerNice: Int32? = MediaEngineConfiguration().workerNice
 
     enum Media: String {
         /// A tone back; nothing kept (bare legs).
@@ -91,6 +93,7 @@ struct LegsExternalBenchmark {
         var rows: [Row] = []
         for n in loads {
             var c = MediaEngineConfiguration(workers: 1)
+            c.workerNice = workerNice
             c.firstPort = 40_000
             c.lastPort = 59_999
             let engine = try MediaEngine(configuration: c)

@@ -3,7 +3,7 @@ import Foundation
 /// `sauti-bench`: the benchmarks (`usage` below lists them). Build in release mode first;
 /// see Benchmarks/README.md.
 let usage = """
-    usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--media tone|play-record] [--compare] [--paired]
+    usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--media tone|play-record] [--compare] [--work DIR] [--worker-nice N] [--paired]
            sauti-bench jitter
            sauti-bench tts
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
@@ -88,6 +88,8 @@ func legsBench(_ args: [String]) throws {
                 }
                 bench.media = m
             case "--compare": compare = true
+            case "--work": bench.workDirectory = it.next() ?? bench.workDirectory
+            case "--worker-nice": bench.workerNice = Int32(it.next() ?? "")
             default: throw BenchError("unknown option \(a)\n\(usage)")
             }
         }

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 
@@ -143,4 +145,8 @@ int sauti_send_batch(int fd, struct sauti_datagram *datagrams, int count) {
         n = sendmmsg(fd, msgs, (unsigned)count, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     return n;
+}
+
+int sauti_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

@@ -23,11 +23,15 @@ public final class MediaIOThread: Sendable {
     private let name: String
     nonisolated(unsafe) private var thread = pthread_t()
     private let intervalMilliseconds: Int
+    /// The thread's nice value: above the media workers' 0, so a burst of file work
+    /// never takes a core from a worker's tick; the rings give it a second or more of slack.
+    private let nice: Int32
 
     /// Starts the thread; periodic jobs run every `intervalMilliseconds`.
-    public init(name: String, intervalMilliseconds: Int = 20) {
+    public init(name: String, intervalMilliseconds: Int = 20, nice: Int32 = 5) {
         self.name = name
         self.intervalMilliseconds = intervalMilliseconds
+        self.nice = nice
         wake = sauti_eventfd_create()
         let box = Unmanaged.passRetained(self)
         pthread_create(&thread, nil, { arg in
@@ -69,6 +73,7 @@ public final class MediaIOThread: Sendable {
     }
 
     private func run() {
+        _ = sauti_set_thread_nice(nice)
         var fds = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
         while true {
             _ = poll(&fds, 1, Int32(intervalMilliseconds))

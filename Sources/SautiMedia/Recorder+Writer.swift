@@ -47,7 +47,9 @@ final class RecordingWriter: @unchecked Sendable {
     /// Sample frames in the file up to the end of the last tick that was not silence.
     private var soundEndFrame = 0
     /// When the ring was last drained (monotonic ns).
-    private var lastDrain: Int64 = 0
+    /// When the ring was last drained. Starts at a random phase of the interval, so
+    /// recordings started together do not all drain in the same pass.
+    private var lastDrain: Int64 = monotonicNanoseconds() - Int64.random(in: 0..<RecordingWriter.drainIntervalNanoseconds)
     /// Checks, in debug builds, that only the I/O thread services it.
     private var confinement = ThreadConfinement()
 

@@ -60,6 +60,9 @@ int sauti_enable_timestamps(int fd);
 /// CLOCK_REALTIME in nanoseconds.
 int64_t sauti_realtime_ns(void);
 
+/// Sets the calling thread's nice value (Linux: per thread); 0 or -1 with errno.
+int sauti_set_thread_nice(int nice);
+
 /// Receives up to `count` datagrams with one recvmmsg; returns how many, 0 when none wait, -1 with errno.
 int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count);
 /// Sends `count` datagrams (each its buffer, `length` bytes, to its address) with one sendmmsg;
