@@ -44,6 +44,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(name: "CSautiLinux"),
 
         // Bytes on the wire: RTP, RTCP, RFC 4733, SDP, pcap/pcapng. No I/O, no C.
@@ -60,6 +65,9 @@ let package = Package(
         // The call-flow interpreter: runs voice-actions documents on a leg, fetching and
         // signing the customer's callbacks.
         .target(name: "SautiFlow", dependencies: ["SautiVoice", "SautiMedia", "CCrypto"]),
+        // The control plane: the store, the API routes, the voice_url and events_url loops,
+        // recordings behind presigned URLs.
+        .target(name: "SautiControl", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "CSQLite", "CCrypto"]),
         // The command line.
         .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia", "SautiVoice"]),
 
@@ -83,6 +91,7 @@ let package = Package(
         .testTarget(
             name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],
             exclude: ["ivr_app.py"]),
+        .testTarget(name: "SautiControlTests", dependencies: ["SautiControl", "SautiTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

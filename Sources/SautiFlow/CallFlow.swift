@@ -5,6 +5,7 @@
 import Foundation
 import SautiMedia
 import SautiVoice
+import Synchronization
 
 /// What the interpreter needs from the signalling side (the registrar, through the
 /// daemon's signalling webhook): the engine never speaks SIP itself.
@@ -109,6 +110,26 @@ public enum CallFlowEnd: Error, Sendable, Equatable {
     case failed(String)
 }
 
+/// Hands a running flow a new document from outside (the API's "replace what runs
+/// now"): the current prompt or recording stops, a wait ends, and the new document runs
+/// from its first action.
+public final class CallFlowControl: Sendable {
+    private let pending = Mutex<VoiceDocument?>(nil)
+    private let wake = Mutex<(@Sendable () -> Void)?>(nil)
+
+    public init() {}
+
+    /// Replaces what the flow runs now with `document`.
+    public func replace(with document: VoiceDocument) {
+        pending.withLock { $0 = document }
+        wake.withLock { $0 }?()
+    }
+
+    var hasReplacement: Bool { pending.withLock { $0 != nil } }
+    func take() -> VoiceDocument? { pending.withLock { d in defer { d = nil }; return d } }
+    func onReplace(_ body: @escaping @Sendable () -> Void) { wake.withLock { $0 = body } }
+}
+
 /// Runs a call's flow. Create one per call and `await run()` in that call's task: an
 /// error in the flow ends that call alone.
 public struct CallFlow: Sendable {
@@ -116,24 +137,28 @@ public struct CallFlow: Sendable {
     public let context: CallFlowContext
     public let configuration: CallFlowConfiguration
     public let signalling: any CallSignalling
+    public let control: CallFlowControl?
     public let onEvent: @Sendable (CallFlowEvent) -> Void
 
     public init(
         leg: MediaLeg, context: CallFlowContext, configuration: CallFlowConfiguration,
-        signalling: any CallSignalling, onEvent: @escaping @Sendable (CallFlowEvent) -> Void
+        signalling: any CallSignalling, control: CallFlowControl? = nil,
+        onEvent: @escaping @Sendable (CallFlowEvent) -> Void
     ) {
         self.leg = leg
         self.context = context
         self.configuration = configuration
         self.signalling = signalling
+        self.control = control
         self.onEvent = onEvent
     }
 
-    /// Fetches the voice_url's document and runs it (and whatever the callbacks return)
-    /// until the call ends. Consumes the leg's events: nothing else may read them.
-    public func run() async -> CallFlowEnd {
+    /// Fetches the voice_url's document (or starts with `initial`) and runs it, and whatever
+    /// the callbacks return, until the call ends. Consumes the leg's events: nothing else
+    /// may read them.
+    public func run(initial: VoiceDocument? = nil) async -> CallFlowEnd {
         let runner = FlowRunner(self)
-        return await runner.run()
+        return await runner.run(initial: initial)
     }
 }
 
@@ -150,10 +175,20 @@ private final class FlowRunner {
 
     init(_ flow: CallFlow) {
         self.flow = flow
-        mailbox = EventMailbox(flow.leg.events)
+        let mailbox = EventMailbox(flow.leg.events)
+        self.mailbox = mailbox
         client = CallbackClient(timeoutSeconds: flow.configuration.callbackTimeoutSeconds)
         answered = flow.context.answered
+        flow.control?.onReplace { [leg = flow.leg] in
+            // Whatever the flow waits on ends now: a prompt, a recording, a digit or a pause.
+            leg.stopPlayback()
+            leg.stopRecording()
+            mailbox.interrupt()
+        }
     }
+
+    /// Whether a new document is waiting to replace the current one.
+    var replaced: Bool { flow.control?.hasReplacement ?? false }
 
     func emit(_ name: String, _ detail: [String: String] = [:]) { flow.onEvent(CallFlowEvent(name: name, detail: detail)) }
 
@@ -167,15 +202,24 @@ private final class FlowRunner {
         case end(CallFlowEnd)
     }
 
-    func run() async -> CallFlowEnd {
+    func run(initial: VoiceDocument?) async -> CallFlowEnd {
         var document: VoiceDocument
-        switch await request(flow.context.voiceURL, event: "call.incoming", extra: [:]) {
-        case .success(let d): document = d
-        case .failure(let end): return await finish(end)
+        if let initial {
+            document = initial
+        } else {
+            switch await request(flow.context.voiceURL, event: "call.incoming", extra: [:]) {
+            case .success(let d): document = d
+            case .failure(let end): return await finish(end)
+            }
         }
         var index = 0
         while true {
             if closed { return await finish(.remoteHangup) }
+            if let d = flow.control?.take() {
+                emit("actions.replaced", ["actions": String(d.actions.count)])
+                document = d
+                index = 0
+            }
             guard index < document.actions.count else {
                 emit("document.ended")
                 return await finish(.hungUp)
@@ -283,6 +327,7 @@ private final class FlowRunner {
             let deadline = ContinuousClock.now + .seconds(pause.lengthSeconds)
             while true {
                 guard let e = await mailbox.next(before: deadline) else { return closed ? .closed : .finished }
+                if replaced { return .finished }
                 switch e {
                 case .closed, .mediaTimeout:
                     closed = true
@@ -297,6 +342,7 @@ private final class FlowRunner {
     /// Waits for the playback at `path` to end (or fail: reported, and the flow goes on).
     func awaitPlayback(_ path: String, bargeIn: Bool) async -> PromptEnd {
         while let e = await mailbox.next(before: nil) {
+            if replaced { return .finished }
             switch e {
             case .playbackFinished(let p, _, _) where p == path:
                 return .finished
@@ -331,6 +377,7 @@ private final class FlowRunner {
             if let n = g.numDigits, digits.count >= n { end = "max-digits" }
         }
         for p in g.prompt {
+            if replaced { return .proceed }
             switch await prompt(p, bargeIn: true) {
             case .finished: continue
             case .bargedIn(let d):
@@ -345,6 +392,7 @@ private final class FlowRunner {
         while end == nil {
             guard let e = await mailbox.next(before: deadline) else {
                 if closed { return .end(.remoteHangup) }
+                if replaced { return .proceed }
                 end = "timeout"
                 break
             }
@@ -378,13 +426,14 @@ private final class FlowRunner {
         recordings += 1
         let id = CallbackSignature.randomHex(12)
         let path = "\(flow.configuration.recordingsDirectory)/\(flow.context.callID)-\(id).wav"
+        emit("recording.started", ["id": id, "path": path])
         flow.leg.record(
             RecordingSpec(
                 path: path, maxLengthMilliseconds: r.maxLengthSeconds * 1000,
                 silenceTimeoutMilliseconds: r.timeoutSeconds * 1000, finishOnKeys: Set(r.finishOnKey),
                 beepMilliseconds: r.playBeep ? flow.configuration.beepMilliseconds : 0, trimSilence: r.trimSilence))
         var outcome: RecordingOutcome?
-        while outcome == nil, let e = await mailbox.next(before: nil) {
+        while outcome == nil, let e = await mailbox.next(before: replaced ? .now + .seconds(5) : nil) {
             switch e {
             case .recordingFinished(let o) where o.path == path: outcome = o
             case .closed, .mediaTimeout: closed = true
@@ -393,7 +442,7 @@ private final class FlowRunner {
         }
         guard let outcome else {
             emit("recording.lost", ["id": id])
-            return .end(.remoteHangup)
+            return closed ? .end(.remoteHangup) : .proceed
         }
         let (status, reason): (String, String)
         switch outcome.reason {
@@ -408,6 +457,9 @@ private final class FlowRunner {
         emit(
             "recording.finished",
             ["id": id, "path": path, "duration_seconds": duration, "status": status, "reason": reason])
+        // Replaced while recording: the recording is kept (its event above), the new
+        // document goes on without a callback.
+        if replaced { return .proceed }
         let result = await request(
             r.callbackURL ?? flow.context.voiceURL, event: "recording",
             extra: [

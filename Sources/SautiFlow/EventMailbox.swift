@@ -47,6 +47,15 @@ final class EventMailbox: Sendable {
 
     deinit { pump.cancel() }
 
+    /// Wakes a waiting `next` with nil now (the flow is being replaced).
+    func interrupt() {
+        let waiter = state.withLock { s -> CheckedContinuation<LegEvent?, Never>? in
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
     /// The next event, or nil when `deadline` (a `ContinuousClock` instant; nil: none)
     /// passes first or the events have ended.
     func next(before deadline: ContinuousClock.Instant?) async -> LegEvent? {
