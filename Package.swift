@@ -13,6 +13,7 @@ let package = Package(
     name: "Sautikit",
     products: [
         .executable(name: "sauti", targets: ["sauti"]),
+        .executable(name: "sautid", targets: ["sautid"]),
         .library(name: "SautiWire", targets: ["SautiWire"]),
         .library(name: "SautiAudio", targets: ["SautiAudio"]),
         .library(name: "SautiMedia", targets: ["SautiMedia"]),
@@ -67,7 +68,12 @@ let package = Package(
         .target(name: "SautiFlow", dependencies: ["SautiVoice", "SautiMedia", "CCrypto"]),
         // The control plane: the store, the API routes, the voice_url and events_url loops,
         // recordings behind presigned URLs.
-        .target(name: "SautiControl", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "CSQLite", "CCrypto"]),
+        .target(name: "SautiHTTP", dependencies: ["CSautiLinux"]),
+        .target(
+            name: "SautiControl",
+            dependencies: ["SautiHTTP", "SautiFlow", "SautiVoice", "SautiMedia", "SautiAudio", "SautiWire", "CSQLite", "CCrypto"]),
+        // The daemon: the control API and the media plane.
+        .executableTarget(name: "sautid", dependencies: ["SautiControl", "SautiHTTP"]),
         // The command line.
         .executableTarget(name: "sauti", dependencies: ["SautiReplay", "SautiMedia", "SautiVoice"]),
 

@@ -107,3 +107,18 @@ import Testing
         #expect(try again.recording(id: "rec_1").status == "expired")
     }
 }
+
+/// docs/openapi.json is what `sautid --openapi` prints (regenerate it with
+/// `.build/debug/sautid --openapi > docs/openapi.json`).
+@Suite struct OpenAPIDocumentTests {
+    @Test("docs/openapi.json matches the document the daemon serves")
+    func committedDocumentIsCurrent() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let committed = try Data(contentsOf: root.appendingPathComponent("docs/openapi.json"))
+        let a = try JSONSerialization.jsonObject(with: committed) as? NSDictionary
+        let b = try JSONSerialization.jsonObject(with: OpenAPI.json) as? NSDictionary
+        #expect(a != nil && a == b, "regenerate docs/openapi.json with sautid --openapi")
+        #expect(b?["openapi"] as? String == "3.1.0")
+    }
+}

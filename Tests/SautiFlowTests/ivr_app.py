@@ -19,6 +19,8 @@ POST /dial         JSON: a dial (not supported yet), then say and hangup
 POST /reject       XML: <Reject reason="busy"/>
 POST /nodigits     JSON: getDigits with a 1 s timeout, then say and hangup
 POST /redirect     XML: <Redirect> to /nodigits
+POST /events       200: an events_url
+POST /longrecord   JSON: a recording of up to 60 s that only a hangup ends
 """
 
 import hashlib
@@ -134,6 +136,11 @@ class Handler(BaseHTTPRequestHandler):
                 {"verb": "hangup"},
             ]
             return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/longrecord":
+            actions = [{"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False}]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/events":
+            return self.reply(200, "", "text/plain")
         if self.path == "/nodigits":
             actions = [
                 {"verb": "getDigits", "numDigits": 2, "timeout": 1, "callbackUrl": base + "/menu"},
