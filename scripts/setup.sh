@@ -23,6 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# schemathesis (from PyPI) checks the daemon against its OpenAPI document in the tests.
+if ! python3 -c "import schemathesis" >/dev/null 2>&1; then
+  echo "setup: installing schemathesis from PyPI" >&2
+  python3 -m pip install --quiet schemathesis >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --break-system-packages schemathesis >/dev/null 2>&1 \
+    || echo "setup: could not install schemathesis; its test will be skipped" >&2
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   if [ -x /opt/swift/usr/bin/swift ]; then
     echo "setup: add /opt/swift/usr/bin to PATH" >&2

@@ -66,7 +66,9 @@ public struct ControlAPI: Sendable {
 
     /// The request body as a JSON object.
     func body(_ request: HTTPRequest) throws(ControlError) -> [String: Any] {
-        guard !request.body.isEmpty else { return [:] }
+        guard !request.body.isEmpty else {
+            throw ControlError(400, "invalid_json", "the request needs a JSON object body")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)),
             let dictionary = object as? [String: Any]
         else {
@@ -75,13 +77,40 @@ public struct ControlAPI: Sendable {
         return dictionary
     }
 
-    func string(_ body: [String: Any], _ key: String, required: Bool) throws(ControlError) -> String? {
-        guard let value = body[key], !(value is NSNull) else {
+    /// The string at `key`; nil when absent (or null, where `nullable`).
+    func string(_ body: [String: Any], _ key: String, required: Bool, nullable: Bool = false) throws(ControlError)
+        -> String?
+    {
+        guard let value = body[key] else {
             if required { throw ControlError(422, "missing_field", "\(key) is required", details: ["/\(key)"]) }
+            return nil
+        }
+        if value is NSNull {
+            guard nullable && !required else {
+                throw ControlError(422, "invalid_field", "\(key) must be a string, not null", details: ["/\(key)"])
+            }
             return nil
         }
         guard let s = value as? String else {
             throw ControlError(422, "invalid_field", "\(key) must be a string", details: ["/\(key)"])
+        }
+        return s
+    }
+
+    /// An SDP body: present means it starts with its version line (RFC 8866), at most 64 KiB.
+    func sdp(_ body: [String: Any]) throws(ControlError) -> String? {
+        guard let s = try string(body, "sdp", required: false) else { return nil }
+        guard s.hasPrefix("v=0\r\n") || s.hasPrefix("v=0\n"), s.utf8.count <= 65_536 else {
+            throw ControlError(422, "invalid_sdp", "sdp must be an SDP body starting with v=0", details: ["/sdp"])
+        }
+        return s
+    }
+
+    /// A short string field (`cause`, `pbx_call_id`): at most 256 bytes.
+    func short(_ body: [String: Any], _ key: String) throws(ControlError) -> String? {
+        guard let s = try string(body, key, required: false) else { return nil }
+        guard s.utf8.count <= 256 else {
+            throw ControlError(422, "invalid_field", "\(key) is longer than 256 bytes", details: ["/\(key)"])
         }
         return s
     }
@@ -94,11 +123,42 @@ public struct ControlAPI: Sendable {
         return s
     }
 
+    /// The routes' paths (`*` for an id) and the methods each takes.
+    static let routes: [(pattern: [String], methods: [String])] = [
+        (["health"], ["GET"]), (["openapi.json"], ["GET"]), (["numbers"], ["GET", "POST"]),
+        (["numbers", "*"], ["GET"]), (["numbers", "*", "routing"], ["PATCH"]), (["calls"], ["GET", "POST"]),
+        (["calls", "stats"], ["GET"]), (["calls", "*"], ["GET"]), (["calls", "*", "events"], ["GET"]),
+        (["calls", "*", "signal"], ["POST"]), (["calls", "*", "actions"], ["POST"]), (["calls", "*", "hangup"], ["POST"]),
+        (["recordings", "*"], ["GET"]), (["recordings", "*", "audio"], ["GET"]),
+    ]
+
+    /// The methods the path takes; nil when no route has that path.
+    static func methods(for rest: [String]) -> [String]? {
+        var found: [String]?
+        for r in routes where r.pattern.count == rest.count {
+            if zip(r.pattern, rest).allSatisfy({ $0 == "*" || $0 == $1 }) {
+                // An exact segment (calls/stats) wins over an id.
+                if !r.pattern.contains("*") { return r.methods }
+                found = (found ?? []) + r.methods
+            }
+        }
+        return found
+    }
+
     func route(_ request: HTTPRequest) async throws -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let method = request.method == "HEAD" ? "GET" : request.method
         guard parts.first == "v1" else { throw ControlError(404, "not_found", "no route \(request.path)") }
         let rest = Array(parts.dropFirst())
+        guard let allowed = Self.methods(for: rest) else {
+            throw ControlError(404, "not_found", "no route \(request.method) \(request.path)")
+        }
+        guard allowed.contains(method) else {
+            var response = Self.error(
+                ControlError(405, "method_not_allowed", "\(request.path) takes \(allowed.joined(separator: ", "))"))
+            response.headers["Allow"] = (allowed + (allowed.contains("GET") ? ["HEAD"] : [])).joined(separator: ", ")
+            return response
+        }
         switch (method, rest.count, rest.first) {
         case ("GET", 1, "health"):
             return Self.json(200, ["status": "ok"])
@@ -129,9 +189,9 @@ public struct ControlAPI: Sendable {
         case ("PATCH", 3, "numbers") where rest[2] == "routing":
             try require(caller, .customer)
             let b = try body(request)
-            let voice = try string(b, "voice_url", required: false)
-            let events = try string(b, "events_url", required: false)
-            let secret = try string(b, "voice_signing_secret", required: false)
+            let voice = try string(b, "voice_url", required: false, nullable: true)
+            let events = try string(b, "events_url", required: false, nullable: true)
+            let secret = try string(b, "voice_signing_secret", required: false, nullable: true)
             for (key, url) in [("voice_url", voice), ("events_url", events)] {
                 if let url, !url.isEmpty, !Self.isHTTPURL(url) {
                     throw ControlError(422, "invalid_url", "\(key) must be an absolute http(s) URL", details: ["/\(key)"])
@@ -147,16 +207,17 @@ public struct ControlAPI: Sendable {
             let direction = try string(b, "direction", required: true) ?? ""
             let (call, sdp) = try control.openCall(
                 direction: direction, localE164: try e164(b, "local_e164"), remoteE164: try e164(b, "remote_e164"),
-                pbxCallID: try string(b, "pbx_call_id", required: false), sdpOffer: try string(b, "sdp", required: false))
+                pbxCallID: try short(b, "pbx_call_id"), sdpOffer: try sdp(b))
             return Self.json(201, ["call": Self.call(call), "sdp": sdp, "sdp_type": direction == "inbound" ? "answer" : "offer"])
         case ("GET", 1, "calls"):
             try require(caller, .customer)
             var filter = SQLiteStore.CallFilter()
-            filter.status = request.queryValue("status")
-            filter.direction = request.queryValue("direction")
-            filter.number = request.queryValue("number")
-            filter.from = request.queryValue("from")
-            filter.to = request.queryValue("to")
+            func q(_ name: String) -> String? { request.queryValue(name).flatMap { $0.isEmpty ? nil : $0 } }
+            filter.status = q("status")
+            filter.direction = q("direction")
+            filter.number = q("number")
+            filter.from = q("from")
+            filter.to = q("to")
             if let c = request.queryValue("cursor") {
                 guard let n = Int(c), n > 0 else { throw ControlError(400, "invalid_cursor", "cursor must be one the API returned") }
                 filter.before = n
@@ -195,7 +256,7 @@ public struct ControlAPI: Sendable {
             let b = try body(request)
             let call = try control.signal(
                 callID: rest[1], kind: try string(b, "signal", required: true) ?? "",
-                cause: try string(b, "cause", required: false), sdp: try string(b, "sdp", required: false))
+                cause: try short(b, "cause"), sdp: try sdp(b))
             return Self.json(200, Self.call(call))
         case ("POST", 3, "calls") where rest[2] == "hangup":
             try require(caller, .customer)
@@ -255,9 +316,31 @@ public struct ControlAPI: Sendable {
         }
     }
 
+    /// An absolute http(s) URL as the OpenAPI document's pattern has it: scheme, a host of
+    /// letters, digits, dots and hyphens, an optional port, a path of printable ASCII; at
+    /// most 2048 bytes.
     static func isHTTPURL(_ s: String) -> Bool {
-        guard let u = URL(string: s), let scheme = u.scheme?.lowercased() else { return false }
-        return (scheme == "http" || scheme == "https") && u.host != nil
+        guard s.utf8.count <= 2048 else { return false }
+        var rest = Substring(s)
+        if rest.hasPrefix("http://") {
+            rest = rest.dropFirst(7)
+        } else if rest.hasPrefix("https://") {
+            rest = rest.dropFirst(8)
+        } else {
+            return false
+        }
+        let hostEnd = rest.firstIndex { $0 == ":" || $0 == "/" } ?? rest.endIndex
+        let host = rest[..<hostEnd]
+        guard !host.isEmpty, host.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "." || $0 == "-" })
+        else { return false }
+        rest = rest[hostEnd...]
+        if rest.hasPrefix(":") {
+            let digits = rest.dropFirst().prefix { $0.isASCII && $0.isNumber }
+            guard (1...5).contains(digits.count) else { return false }
+            rest = rest.dropFirst(1 + digits.count)
+        }
+        guard rest.isEmpty || rest.hasPrefix("/") else { return false }
+        return rest.unicodeScalars.allSatisfy { $0.value >= 0x21 && $0.value <= 0x7E } && URL(string: s) != nil
     }
 
     static func number(_ n: NumberRecord) -> [String: Any] {

@@ -26,6 +26,10 @@ public enum OpenAPI {
     }
     static var nullableString: [String: Any] { ["type": ["string", "null"]] }
     static var nullableInteger: [String: Any] { ["type": ["integer", "null"]] }
+    /// An absolute http(s) URL, "" to clear, or null to leave as is.
+    static var httpURLOrEmpty: [String: Any] {
+        ["type": ["string", "null"], "pattern": "^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?)?$", "maxLength": 2048]
+    }
     static let registrar: [[String: [String]]] = [["registrarToken": []]]
     static let customer: [[String: [String]]] = [["customerToken": []]]
 
@@ -77,6 +81,12 @@ public enum OpenAPI {
             ],
         ]
         let e164: [String: Any] = ["type": "string", "pattern": "^\\+[0-9]{2,15}$"]
+        // An SDP body (RFC 8866) starts with its version line; the engine checks the rest
+        // and answers 422 (sdp_rejected) with what is wrong.
+        let sdp: [String: Any] = [
+            "type": "string", "maxLength": 65_536,
+            "pattern": "^v=0\\r?\\n(?:[a-z]=[ -~]*\\r?\\n)*(?:[a-z]=[ -~]*)?$",
+        ]
         let paths: [String: Any] = [
             "/v1/health": ["get": ["summary": "Liveness", "security": [], "responses": ["200": response("OK", ["type": "object"])]]],
             "/v1/openapi.json": [
@@ -113,7 +123,7 @@ public enum OpenAPI {
                         "content": content([
                             "type": "object",
                             "properties": [
-                                "voice_url": nullableString, "events_url": nullableString,
+                                "voice_url": httpURLOrEmpty, "events_url": httpURLOrEmpty,
                                 "voice_signing_secret": nullableString,
                             ] as [String: Any],
                         ]),
@@ -131,7 +141,7 @@ public enum OpenAPI {
                             "type": "object", "required": ["direction", "local_e164", "remote_e164"],
                             "properties": [
                                 "direction": ["type": "string", "enum": ["inbound", "outbound"]], "local_e164": e164,
-                                "remote_e164": e164, "pbx_call_id": ["type": "string"], "sdp": ["type": "string"],
+                                "remote_e164": e164, "pbx_call_id": ["type": "string", "maxLength": 256], "sdp": sdp,
                             ] as [String: Any],
                         ]),
                     ],
@@ -156,7 +166,7 @@ public enum OpenAPI {
                         query("number", ["type": "string"], "calls with this E.164 on either side"),
                         query("from", ["type": "string"], "created at or after (ISO 8601)"),
                         query("to", ["type": "string"], "created before (ISO 8601)"),
-                        query("cursor", ["type": "string"], "next_cursor of the previous page"),
+                        query("cursor", ["type": "string", "pattern": "^[1-9][0-9]{0,17}$"], "next_cursor of the previous page"),
                         query("limit", ["type": "integer", "minimum": 1, "maximum": 500], "page size (50)"),
                     ],
                     "responses": merge(
@@ -223,7 +233,7 @@ public enum OpenAPI {
                                     "type": "string",
                                     "enum": ["ringing", "answered", "busy", "no-answer", "canceled", "failed", "hangup"],
                                 ],
-                                "cause": ["type": "string"], "sdp": ["type": "string"],
+                                "cause": ["type": "string", "maxLength": 256], "sdp": sdp,
                             ] as [String: Any],
                         ]),
                     ],

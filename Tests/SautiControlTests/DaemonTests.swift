@@ -16,6 +16,28 @@ enum DaemonPaths {
     static var sautid: String { builtExecutable("sautid", packageRoot: root) }
     static var sauti: String { builtExecutable("sauti", packageRoot: root) }
     static let curl: String? = ["/usr/bin/curl", "/bin/curl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// A python3 that has schemathesis (setup.sh installs it from PyPI): Debian's, or one
+    /// on PATH or in pyenv; nil when none has it. Run as `python3 -m schemathesis.cli`.
+    static let schemathesisPython: String? = {
+        var candidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        candidates += path.split(separator: ":").map { "\($0)/python3" }
+        let pyenv = "/root/.pyenv/versions"
+        for v in (try? FileManager.default.contentsOfDirectory(atPath: pyenv)) ?? [] {
+            candidates.append("\(pyenv)/\(v)/bin/python3")
+        }
+        for p in candidates where FileManager.default.isExecutableFile(atPath: p) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: p)
+            process.arguments = ["-c", "import schemathesis"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { continue }
+            process.waitUntilExit()
+            if process.terminationStatus == 0 { return p }
+        }
+        return nil
+    }()
 }
 
 /// `sautid` as a process, on its own data folder, with known tokens.
@@ -220,6 +242,38 @@ struct DaemonTests {
         #expect(noToken == "401")
     }
 
+    @Test(
+        "schemathesis, from the OpenAPI document, finds no server error and no response that contradicts the schema, with either token",
+        .enabled(
+            if: DaemonPaths.schemathesisPython != nil, "schemathesis is not installed: scripts/setup.sh installs it from PyPI"),
+        .timeLimit(.minutes(3)))
+    func schemathesis() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-schema")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "39520-39599")
+        defer { d.terminate() }
+        let python = try #require(DaemonPaths.schemathesisPython)
+        let common = [
+            "-m", "schemathesis.cli", "run", d.base + "/v1/openapi.json", "--url", d.base, "--checks", "all", "--max-examples", "30", "--seed", "7",
+        ]
+        // Customers' routes with all checks; the registrar's without "schema-valid data is
+        // accepted": an SDP that matches the schema's pattern can still be one the engine
+        // cannot answer (422 sdp_rejected), which the schema cannot say.
+        let runs: [[String]] = [
+            common + ["-H", "Authorization: Bearer \(Daemon.customerToken)"],
+            common + [
+                "-H", "Authorization: Bearer \(Daemon.registrarToken)", "--exclude-checks", "positive_data_acceptance",
+                "--include-path-regex", "/v1/calls$|/signal$",
+            ],
+        ]
+        for args in runs {
+            let (out, status) = try await runTool(python, args, seconds: 150)
+            let summary = out.split(separator: "\n").filter { $0.contains("generated") || $0.contains("ST") }
+            print("schemathesis: \(summary.joined(separator: " | "))")
+            #expect(status == 0, "schemathesis found problems:\n\(out.suffix(4000))")
+        }
+    }
+
     @Test("each error status: 400, 401, 403, 404, 405, 409, 422, with the error body", .timeLimit(.minutes(1)))
     func errors() async throws {
         let dir = makeTemporaryDirectory(prefix: "sautid-errors")
@@ -238,7 +292,7 @@ struct DaemonTests {
             ("GET", "/v1/calls?limit=0", Daemon.customerToken, nil, nil, 400, "invalid_limit"),
             (
                 "POST", "/v1/calls", Daemon.registrarToken,
-                ["direction": "inbound", "local_e164": "+254799999999", "remote_e164": "+254700000000", "sdp": "v=0"], nil,
+                ["direction": "inbound", "local_e164": "+254799999999", "remote_e164": "+254700000000", "sdp": callerOffer(port: 39_399)], nil,
                 404, "unknown_number"
             ),
         ]
@@ -254,7 +308,7 @@ struct DaemonTests {
         // An inbound call to a number without a voice_url, and a bad SDP.
         let (noURL, b, _) = try await d.request(
             "POST", "/v1/calls", token: Daemon.registrarToken,
-            json: ["direction": "inbound", "local_e164": "+254700000009", "remote_e164": "+254700000000", "sdp": "v=0"])
+            json: ["direction": "inbound", "local_e164": "+254700000009", "remote_e164": "+254700000000", "sdp": callerOffer(port: 39_399)])
         #expect(noURL == 409 && ((b as? [String: Any])?["error"] as? [String: Any])?["code"] as? String == "no_voice_url")
     }
 
