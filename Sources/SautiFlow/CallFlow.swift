@@ -433,7 +433,15 @@ private final class FlowRunner {
                 silenceTimeoutMilliseconds: r.timeoutSeconds * 1000, finishOnKeys: Set(r.finishOnKey),
                 beepMilliseconds: r.playBeep ? flow.configuration.beepMilliseconds : 0, trimSilence: r.trimSilence))
         var outcome: RecordingOutcome?
-        while outcome == nil, let e = await mailbox.next(before: replaced ? .now + .seconds(5) : nil) {
+        // Replaced mid-recording: the recording was stopped; its outcome comes within moments.
+        var stopDeadline: ContinuousClock.Instant?
+        while outcome == nil {
+            if replaced && stopDeadline == nil { stopDeadline = .now + .seconds(5) }
+            guard let e = await mailbox.next(before: stopDeadline) else {
+                if closed || mailbox.isEnded { break }
+                if let d = stopDeadline, d <= .now { break }
+                continue  // woken by a replacement: wait for the outcome
+            }
             switch e {
             case .recordingFinished(let o) where o.path == path: outcome = o
             case .closed, .mediaTimeout: closed = true

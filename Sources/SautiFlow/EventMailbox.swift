@@ -47,6 +47,9 @@ final class EventMailbox: Sendable {
 
     deinit { pump.cancel() }
 
+    /// Whether the leg's events have ended (after `.closed`) and the queue is empty.
+    var isEnded: Bool { state.withLock { $0.ended && $0.queue.isEmpty } }
+
     /// Wakes a waiting `next` with nil now (the flow is being replaced).
     func interrupt() {
         let waiter = state.withLock { s -> CheckedContinuation<LegEvent?, Never>? in

@@ -313,6 +313,62 @@ struct DaemonTests {
     }
 
     @Test(
+        "mid-call: the live state shows the action and RTP counters, the recording is 202 pending, POST actions (XML) replaces what runs: the recording stops and the new document hangs up",
+        .timeLimit(.minutes(1)))
+    func replaceActions() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-actions")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
+        defer { app.stop() }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "39640-39659")
+        defer { d.terminate() }
+        _ = try await Self.routedNumber(d, app: app, e164: "+254700000003", path: "/longrecord")
+        let (_, body, text) = try await d.request(
+            "POST", "/v1/calls", token: Daemon.registrarToken,
+            json: [
+                "direction": "inbound", "local_e164": "+254700000003", "remote_e164": "+254711000001",
+                "sdp": callerOffer(port: 39_314),
+            ])
+        let created = try #require(body as? [String: Any], Comment(rawValue: text))
+        let callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
+        let legPort = try #require(audioPort(created["sdp"] as? String ?? ""))
+        let caller = try BoundedProcess(
+            DaemonPaths.sauti, ["call", "127.0.0.1:\(legPort)", "--duration", "10", "--local-port", "39314"],
+            log: dir + "/caller.log")
+        defer { caller.process.terminate() }
+        try await Task.sleep(for: .seconds(2))
+        let call = try await d.request("GET", "/v1/calls/\(callID)").body as? [String: Any] ?? [:]
+        let live = call["live"] as? [String: Any]
+        #expect(live?["current_action"] as? String == "record", "\(call)")
+        #expect(((live?["rtp"] as? [String: Any])?["packets_received"] as? Int ?? 0) > 20, "\(call)")
+        let timeline = try await d.request("GET", "/v1/calls/\(callID)/events").body as? [String: Any]
+        let entries: [[String: Any]] = timeline?["data"] as? [[String: Any]] ?? []
+        let started: [String: Any]? = entries.first { ($0["name"] as? String) == "recording.started" }
+        let recordingID = try #require((started?["detail"] as? [String: Any])?["id"] as? String)
+        let (pending, p, _) = try await d.request("GET", "/v1/recordings/\(recordingID)")
+        #expect(pending == 202 && (p as? [String: Any])?["retry_after_seconds"] as? Int != nil)
+
+        let (bad, b, _) = try await d.request("POST", "/v1/calls/\(callID)/actions", raw: #"[{"verb":"sey"}]"#)
+        let details = ((b as? [String: Any])?["error"] as? [String: Any])?["details"] as? [String] ?? []
+        #expect(bad == 422 && details.contains { $0.contains("/0/verb") }, "\(details)")
+        let (accepted, _, t) = try await d.request(
+            "POST", "/v1/calls/\(callID)/actions", raw: "<Response><Say>Goodbye.</Say><Hangup/></Response>")
+        #expect(accepted == 202, "\(t)")
+        var status = ""
+        for _ in 0..<80 where status != "completed" {
+            try await Task.sleep(for: .milliseconds(100))
+            status = (try await d.request("GET", "/v1/calls/\(callID)").body as? [String: Any])?["status"] as? String ?? ""
+        }
+        #expect(status == "completed")
+        let (ready, r, rt) = try await d.request("GET", "/v1/recordings/\(recordingID)")
+        #expect(ready == 200, "\(rt)")
+        #expect(((r as? [String: Any])?["duration_seconds"] as? Double ?? 0) > 1.0)
+        let after = try await d.request("GET", "/v1/calls/\(callID)/events").body as? [String: Any]
+        let names = (after?["data"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(names.contains("actions.replaced") && names.contains("call.hangup"), "\(names)")
+    }
+
+    @Test(
         "kill -9 mid-recording, then a restart: the number and call are kept, the call is failed with engine-restart, the recording is ready up to the last second written",
         .timeLimit(.minutes(1)))
     func killNineAndRestart() async throws {
