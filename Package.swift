@@ -80,7 +80,9 @@ let package = Package(
         // Benchmarks (not part of `swift test`): `swift run -c release sauti-bench`.
         .executableTarget(
             name: "sauti-bench",
-            dependencies: ["SautiWire", "SautiAudio", "SautiMedia", "SautiReplay", "SautiVoice", "CSpeexDSP"],
+            dependencies: [
+                "SautiWire", "SautiAudio", "SautiMedia", "SautiReplay", "SautiVoice", "SautiControl", "SautiHTTP", "CSpeexDSP",
+            ],
             path: "Benchmarks/SautiBench"
         ),
 

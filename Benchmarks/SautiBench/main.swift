@@ -6,6 +6,7 @@ let usage = """
     usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--media tone|play-record] [--compare] [--work DIR] [--worker-nice N] [--paired]
            sauti-bench jitter
            sauti-bench tts
+           sauti-bench api [--seconds S] [--calls N] [--concurrency N]
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench dsl [--seconds S]
@@ -170,6 +171,18 @@ do {
     case "legs": try legsBench(Array(args.dropFirst()))
     case "jitter": jitterBench()
     case "tts": writeJSON("tts", try ttsBenchmark())
+    case "api":
+        var bench = APIBenchmark()
+        var it = args.dropFirst().makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--seconds": bench.seconds = Double(it.next() ?? "") ?? bench.seconds
+            case "--calls": bench.calls = Int(it.next() ?? "") ?? bench.calls
+            case "--concurrency": bench.concurrency = Int(it.next() ?? "") ?? bench.concurrency
+            default: throw BenchError("unknown option \(a)\n\(usage)")
+            }
+        }
+        writeJSON("api", try await bench.run())
     case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
     case "all":
         g711Bench([])

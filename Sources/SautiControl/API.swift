@@ -37,10 +37,7 @@ public struct ControlAPI: Sendable {
     }
 
     static func json(_ status: Int, _ object: Any) -> HTTPResponse {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        return HTTPResponse.json(status, [UInt8](data))
+        HTTPResponse.json(status, JSONText.encode(object))
     }
 
     /// Who the bearer token belongs to.

@@ -39,6 +39,8 @@ public enum SQLValue: Sendable, Equatable {
 final class SQLiteConnection {
     private var db: OpaquePointer?
     let path: String
+    /// Prepared statements by SQL text, reused (reset and unbound) on every run.
+    private var statements: [String: OpaquePointer] = [:]
 
     /// Opens (creating) the database at `path`: WAL journal, normal sync (durable at each
     /// checkpoint; each commit survives a process crash), foreign keys on, a busy timeout.
@@ -61,7 +63,10 @@ final class SQLiteConnection {
         try execute("PRAGMA foreign_keys = ON")
     }
 
-    deinit { sqlite3_close_v2(db) }
+    deinit {
+        for (_, statement) in statements { sqlite3_finalize(statement) }
+        sqlite3_close_v2(db)
+    }
 
     private func error(_ rc: Int32) -> SQLiteError {
         SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(db)))
@@ -82,10 +87,25 @@ final class SQLiteConnection {
     /// each as its columns by name.
     @discardableResult
     func query(_ sql: String, _ parameters: [SQLValue] = []) throws(SQLiteError) -> [[String: SQLValue]] {
-        var statement: OpaquePointer?
-        let rc = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
-        guard rc == SQLITE_OK, let statement else { throw error(rc) }
-        defer { sqlite3_finalize(statement) }
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var prepared: OpaquePointer?
+            let rc = sqlite3_prepare_v2(db, sql, -1, &prepared, nil)
+            guard rc == SQLITE_OK, let prepared else { throw error(rc) }
+            // A bounded cache: the store's statements are a fixed set, filters make a few more.
+            if statements.count >= 256 {
+                for (_, s) in statements { sqlite3_finalize(s) }
+                statements.removeAll()
+            }
+            statements[sql] = prepared
+            statement = prepared
+        }
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         for (i, p) in parameters.enumerated() {
             let index = Int32(i + 1)
             let bound: Int32
