@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SautiMedia", targets: ["SautiMedia"]),
         .library(name: "SautiReplay", targets: ["SautiReplay"]),
         .library(name: "SautiFlow", targets: ["SautiFlow"]),
+        .library(name: "SautiHTTP", targets: ["SautiHTTP"]),
         .library(name: "SautiVoice", targets: ["SautiVoice"]),
     ],
     targets: [
@@ -100,6 +101,7 @@ let package = Package(
             name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],
             exclude: ["ivr_app.py"]),
         .testTarget(name: "SautiControlTests", dependencies: ["SautiControl", "SautiTestSupport"]),
+        .testTarget(name: "SautiHTTPTests", dependencies: ["SautiHTTP", "SautiTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ set -euo pipefail
 # ffmpeg (an RTP peer that sends to and receives from a leg), python3 (the test HTTP
 # servers); libcurl4 is what the toolchain's FoundationNetworking (play URLs) loads;
 # python3-jsonschema checks docs/voice-actions.schema.json against the parser.
-packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev libssl-dev libsqlite3-dev libcurl4 python3 python3-jsonschema curl tshark sox ffmpeg)
+packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev libssl-dev libsqlite3-dev libcurl4 python3 python3-jsonschema curl wrk tshark sox ffmpeg)
 
 missing=()
 for p in "${packages[@]}"; do

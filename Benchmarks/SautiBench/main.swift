@@ -10,6 +10,7 @@ let usage = """
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench dsl [--seconds S]
+           sauti-bench http [--seconds 5] [--connections 64] [--threads 1]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.
     """
@@ -184,6 +185,7 @@ do {
         }
         writeJSON("api", try await bench.run())
     case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
+    case "http": writeJSON("http", try httpBenchmark(Array(args.dropFirst())))
     case "all":
         g711Bench([])
         try replayBench([])

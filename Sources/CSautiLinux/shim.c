@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <sys/sendfile.h>
 
 const uint32_t SAUTI_EPOLLIN = EPOLLIN;
 const uint32_t SAUTI_EPOLLERR = EPOLLERR;
@@ -149,4 +150,27 @@ int sauti_send_batch(int fd, struct sauti_datagram *datagrams, int count) {
 
 int sauti_set_thread_nice(int nice) {
     return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+const uint32_t SAUTI_EPOLLOUT = EPOLLOUT;
+const uint32_t SAUTI_EPOLLRDHUP = EPOLLRDHUP;
+
+int sauti_epoll_modify(int epfd, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+int sauti_accept_nonblocking(int fd, struct sockaddr_storage *address, socklen_t *address_length) {
+    *address_length = sizeof(struct sockaddr_storage);
+    return accept4(fd, (struct sockaddr *)address, address_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+ssize_t sauti_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count) {
+    off_t off = (off_t)*offset;
+    ssize_t n = sendfile(out_fd, in_fd, &off, count);
+    *offset = (int64_t)off;
+    return n;
 }

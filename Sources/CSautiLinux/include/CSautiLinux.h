@@ -69,4 +69,15 @@ int sauti_recv_batch(int fd, struct sauti_datagram *datagrams, int count);
 /// returns how many were sent, -1 with errno.
 int sauti_send_batch(int fd, struct sauti_datagram *datagrams, int count);
 
+/// EPOLLOUT and EPOLLRDHUP (for the HTTP server's connections).
+extern const uint32_t SAUTI_EPOLLOUT;
+extern const uint32_t SAUTI_EPOLLRDHUP;
+/// Changes the events and cookie registered for `fd` (EPOLL_CTL_MOD).
+int sauti_epoll_modify(int epfd, int fd, uint32_t events, uint64_t data);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC; the peer address goes to `address`.
+int sauti_accept_nonblocking(int fd, struct sockaddr_storage *address, socklen_t *address_length);
+/// sendfile(2): up to `count` bytes of `in_fd` from `*offset` to `out_fd`, advancing `*offset`;
+/// bytes sent, or -1 with errno.
+ssize_t sauti_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
+
 #endif
