@@ -48,13 +48,15 @@ struct Daemon {
     let port: UInt16
     let dataDirectory: String
 
-    init(dataDirectory: String, rtpPorts: String, extra: [String] = []) async throws {
+    init(dataDirectory: String, rtpPorts: String, registrarToken: String = Daemon.registrarToken, extra: [String] = [])
+        async throws
+    {
         self.dataDirectory = dataDirectory
         process = try BoundedProcess(
             DaemonPaths.sautid,
             [
                 "--data-dir", dataDirectory, "--port", "0", "--rtp-ports", rtpPorts, "--workers", "1",
-                "--registrar-token", Self.registrarToken, "--customer-token", Self.customerToken,
+                "--registrar-token", registrarToken, "--customer-token", Self.customerToken,
                 "--callback-timeout", "5",
             ] + extra, log: dataDirectory + ".log")
         let deadline = ContinuousClock.now + .seconds(15)
@@ -128,16 +130,18 @@ func audioPort(_ sdp: String) -> UInt16? {
 @Suite(
     .serialized, .enabled(if: TestHTTPServer.python != nil && DaemonPaths.curl != nil, "python3 and curl are needed"))
 struct DaemonTests {
-    static let secret = "whsec-test-5f2a"  // the IVR app's
+    static let secret = "whsec-test-5f2a-registrar"  // the IVR app's (and the registrar token in the IVR test)
 
     /// A number routed to the app's `path`, events to /events.
-    static func routedNumber(_ d: Daemon, app: TestHTTPServer, e164: String, path: String) async throws -> String {
+    static func routedNumber(_ d: Daemon, app: TestHTTPServer, e164: String, path: String, events: String = "/events")
+        async throws -> String
+    {
         let (status, body, text) = try await d.request("POST", "/v1/numbers", json: ["e164": e164])
         #expect(status == 201, "\(text)")
         let id = try #require((body as? [String: Any])?["id"] as? String)
         let (s2, b2, t2) = try await d.request(
             "PATCH", "/v1/numbers/\(id)/routing",
-            json: ["voice_url": app.url(path), "events_url": app.url("/events"), "voice_signing_secret": secret])
+            json: ["voice_url": app.url(path), "events_url": app.url(events), "voice_signing_secret": secret])
         #expect(s2 == 200, "\(t2)")
         let routing = (b2 as? [String: Any])?["routing"] as? [String: Any]
         #expect(routing?["voice_signing_secret_set"] as? Bool == true && routing?["voice_signing_secret"] == nil)
@@ -155,21 +159,25 @@ struct DaemonTests {
     }
 
     @Test(
-        "an inbound call through the registrar API runs the number's IVR (XML then JSON), records a message behind a presigned URL with Range, and events_url hears the lifecycle in order",
+        "an inbound call through the registrar API runs the number's IVR (XML then JSON), records a message behind a presigned URL with Range; events_url hears the lifecycle in order through retries; the signalling webhook is asked to answer and hang up",
         .timeLimit(.minutes(2)))
     func ivr() async throws {
         let dir = makeTemporaryDirectory(prefix: "sautid-ivr")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
         defer { app.stop() }
-        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "39400-39499")
+        // The same app is the registrar's signalling webhook (it verifies with the secret it
+        // was started with, which is therefore also the registrar's token here).
+        let d = try await Daemon(
+            dataDirectory: dir + "/data", rtpPorts: "39400-39499", registrarToken: Self.secret,
+            extra: ["--signalling-webhook", app.url("/signalling")])
         defer { d.terminate() }
-        _ = try await Self.routedNumber(d, app: app, e164: "+254700000001", path: "/voice")
+        _ = try await Self.routedNumber(d, app: app, e164: "+254700000001", path: "/voice", events: "/flaky-events")
 
         // The registrar: an inbound call with the caller's offer; the engine answers.
         let callerPort: UInt16 = 39_300
         let (status, body, text) = try await d.request(
-            "POST", "/v1/calls", token: Daemon.registrarToken,
+            "POST", "/v1/calls", token: Self.secret,
             json: [
                 "direction": "inbound", "local_e164": "+254700000001", "remote_e164": "+254711222333",
                 "pbx_call_id": "HD_test_1", "sdp": callerOffer(port: callerPort),
@@ -219,9 +227,21 @@ struct DaemonTests {
         let requests = try Self.appRequests(app)
         let unverified = requests.filter { !$0.ok }.map(\.path)
         #expect(unverified.isEmpty, "every request verifies: \(unverified)")
-        #expect(requests.filter { $0.path != "/events" }.map(\.path) == ["/voice", "/menu", "/recorded"])
-        let lifecycle = requests.filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
-        #expect(lifecycle == ["started", "ringing", "answered", "recording-ready", "completed"], "\(lifecycle)")
+        #expect(requests.filter { $0.path.hasPrefix("/voice") || $0.path == "/menu" || $0.path == "/recorded" }.map(\.path) == ["/voice", "/menu", "/recorded"])
+        // events_url refuses each event twice (503): each is retried with backoff and they
+        // still arrive in order.
+        var lifecycle: [String] = []
+        for _ in 0..<100 {
+            lifecycle = try Self.appRequests(app).filter { $0.path == "/flaky-events" }.compactMap { $0.body["event"] as? String }
+            if lifecycle.count >= 15 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let expected = ["started", "ringing", "answered", "recording-ready", "completed"]
+        #expect(lifecycle == expected.flatMap { [$0, $0, $0] }, "three tries each, in order: \(lifecycle)")
+        // The registrar's webhook was asked to answer, then to hang up; signed with its token.
+        let signalling = try Self.appRequests(app).filter { $0.path == "/signalling" }
+        #expect(signalling.compactMap { $0.body["action"] as? String } == ["answer", "hangup"])
+        #expect(signalling.allSatisfy { $0.ok && $0.body["pbx_call_id"] as? String == "HD_test_1" })
 
         // The recording: ready, behind a presigned URL that serves ranges and refuses tampering.
         let (rs, rb, rt) = try await d.request("GET", "/v1/recordings/\(recordingID)")

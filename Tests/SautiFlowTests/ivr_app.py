@@ -20,6 +20,8 @@ POST /reject       XML: <Reject reason="busy"/>
 POST /nodigits     JSON: getDigits with a 1 s timeout, then say and hangup
 POST /redirect     XML: <Redirect> to /nodigits
 POST /events       200: an events_url
+POST /flaky-events 503 to the first two posts of each (call_id, event), then 200
+POST /signalling   200: the registrar's signalling webhook
 POST /longrecord   JSON: a recording of up to 60 s that only a hangup ends
 """
 
@@ -36,6 +38,8 @@ SECRET = sys.argv[1].encode()
 LIFETIME = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
 LOG = []
 LOCK = threading.Lock()
+# /flaky-events: how many times each (call_id, event) was posted.
+ATTEMPTS = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -139,7 +143,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/longrecord":
             actions = [{"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False}]
             return self.reply(200, json.dumps(actions), "application/json")
-        if self.path == "/events":
+        if self.path == "/events" or self.path == "/signalling":
+            return self.reply(200, "", "text/plain")
+        if self.path == "/flaky-events":
+            key = (state.get("call_id"), state.get("event"))
+            with LOCK:
+                ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+                attempt = ATTEMPTS[key]
+            if attempt <= 2:
+                return self.reply(503, "try later\n", "text/plain")
             return self.reply(200, "", "text/plain")
         if self.path == "/nodigits":
             actions = [

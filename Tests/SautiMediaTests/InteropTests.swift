@@ -387,6 +387,10 @@ let ffmpegMissing = "ffmpeg is not installed (scripts/setup.sh installs it; CI h
         defer { engine.shutdown() }
         var configuration = LegConfiguration(codec: .pcmu)
         configuration.rtcpIntervalSeconds = 0.5
+        // A fixed jitter delay: what B keeps has the timing the caller sent with, even when a
+        // busy machine delays a packet at the start.
+        configuration.minJitterDelayMilliseconds = 100
+        configuration.maxJitterDelayMilliseconds = 100
         let b = try engine.openLeg(configuration)
         let recorder = PCMRecorderSink(maximumSeconds: 10, sampleRate: 8000)
         b.addSink(recorder)
