@@ -104,6 +104,8 @@ public final class ControlPlane: Sendable {
     let live = Mutex<[String: LiveCall]>([:])
     let events: EventDelivery
     let webhook: CallbackPoster
+    /// The voice_url client every call's flow shares.
+    let flowClient: CallbackClient
 
     /// Opens the data folder (creating it), the store and the media engine; recovers what a
     /// previous process left (live calls become failed with `engine-restart`, their
@@ -132,6 +134,7 @@ public final class ControlPlane: Sendable {
             m.playURL.deniedAddresses.append(any)
         }
         media = try MediaEngine(configuration: m)
+        flowClient = CallbackClient(timeoutSeconds: configuration.callbackTimeoutSeconds)
         let poster = CallbackPoster(timeoutSeconds: configuration.callbackTimeoutSeconds)
         webhook = poster
         events = EventDelivery(poster: poster, attempts: configuration.eventDeliveryAttempts)
@@ -391,6 +394,7 @@ public final class ControlPlane: Sendable {
         let secret = (try? store.signingSecret(numberID: number.id)) ?? ""
         var flowConfiguration = CallFlowConfiguration(recordingsDirectory: configuration.recordingsDirectory)
         flowConfiguration.callbackTimeoutSeconds = configuration.callbackTimeoutSeconds
+        flowConfiguration.client = flowClient
         let call = (try? store.call(id: liveCall.id))
         let context = CallFlowContext(
             callID: liveCall.id, direction: call?.direction ?? "inbound", localNumber: number.e164,

@@ -73,6 +73,9 @@ public struct CallFlowConfiguration: Sendable {
     public var maximumDocuments = 100
     /// The record verb's beep, in ms.
     public var beepMilliseconds = 400
+    /// The HTTP client for callbacks, shared by every call of an engine (one URLSession);
+    /// nil makes one per flow.
+    public var client: CallbackClient?
 
     public init(recordingsDirectory: String) { self.recordingsDirectory = recordingsDirectory }
 }
@@ -177,7 +180,7 @@ private final class FlowRunner {
         self.flow = flow
         let mailbox = EventMailbox(flow.leg.events)
         self.mailbox = mailbox
-        client = CallbackClient(timeoutSeconds: flow.configuration.callbackTimeoutSeconds)
+        client = flow.configuration.client ?? CallbackClient(timeoutSeconds: flow.configuration.callbackTimeoutSeconds)
         answered = flow.context.answered
         flow.control?.onReplace { [leg = flow.leg] in
             // Whatever the flow waits on ends now: a prompt, a recording, a digit or a pause.
