@@ -129,6 +129,38 @@ public final class Resampler {
         inputRate.dividingFullWidth(inputSamples.multipliedFullWidth(by: outputRate)).quotient
     }
 
+    /// A whole clip resampled in one go (a synthesized phrase, a prompt): the output is
+    /// `samples.count × outputRate / inputRate` samples, aligned with the input (the
+    /// filter's delay is skipped and its tail flushed).
+    public static func resample(_ samples: [Int16], from inputRate: Int, to outputRate: Int, quality: Int = defaultQuality)
+        throws(ResamplerError) -> [Int16]
+    {
+        guard inputRate != outputRate else { return samples }
+        let r = try Resampler(inputRate: inputRate, outputRate: outputRate, quality: quality)
+        var out = [Int16](repeating: 0, count: samples.count * outputRate / inputRate + r.outputLatencySamples + 16)
+        var produced = 0
+        samples.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in
+                var taken = 0
+                while taken < input.count {
+                    let (c, p) = r.process(
+                        input: UnsafeBufferPointer(rebasing: input[taken...]),
+                        output: UnsafeMutableBufferPointer(rebasing: output[produced...]))
+                    taken += c
+                    produced += p
+                    if c == 0 && p == 0 { break }
+                }
+                while true {
+                    let n = r.flush(into: UnsafeMutableBufferPointer(rebasing: output[produced...]))
+                    if n == 0 { break }
+                    produced += n
+                }
+            }
+        }
+        out.removeLast(out.count - produced)
+        return out
+    }
+
     /// Forgets the stream: history cleared and counts zeroed (the next `process` starts a
     /// new stream, its leading delay skipped again).
     public func reset() {

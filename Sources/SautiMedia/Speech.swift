@@ -36,11 +36,13 @@ final class SpeechPlayer: @unchecked Sendable {
         if link.isCancelled { return false }
         if feeder == nil {
             do {
-                samples = try cache.speech(text, language: language, wordsPerMinute: wordsPerMinute)
-                let rate = try SpeechSynthesizer.shared.sampleRate
+                // At the leg's rate, from the cache: a common prompt is resampled once, not per call.
+                samples = try cache.speech(
+                    text, language: language, wordsPerMinute: wordsPerMinute, sampleRate: link.sampleRate)
                 feeder = try PlaybackFeeder(
-                    ring: link.ring, inputRate: rate, outputRate: link.sampleRate, maximumChunk: Self.chunkSamples)
-                link.samplesPerLoop.store(samples.count * link.sampleRate / rate, ordering: .releasing)
+                    ring: link.ring, inputRate: link.sampleRate, outputRate: link.sampleRate,
+                    maximumChunk: Self.chunkSamples)
+                link.samplesPerLoop.store(samples.count, ordering: .releasing)
             } catch let error as SpeechError {
                 link.fail(error.isLanguage ? .unknownLanguage : .speechError, error.description)
                 return false

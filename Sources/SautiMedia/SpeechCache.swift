@@ -78,4 +78,28 @@ public final class SpeechCache: Sendable {
         store(samples, text: text, voice: voice, wordsPerMinute: wordsPerMinute)
         return samples
     }
+
+    /// The phrase at `sampleRate` (a leg's rate): resampled once from the synthesizer's
+    /// rate and kept beside it, so that thousands of calls hearing one prompt neither
+    /// synthesize nor resample it again.
+    public func speech(
+        _ text: String, language: String, wordsPerMinute: Int = 160, sampleRate: Int,
+        synthesizer: SpeechSynthesizer = .shared
+    ) throws(SpeechError) -> [Int16] {
+        let native = try synthesizer.sampleRate
+        guard sampleRate != native else {
+            return try speech(text, language: language, wordsPerMinute: wordsPerMinute, synthesizer: synthesizer)
+        }
+        let voice = try SpeechVoice.voice(for: language) + "@\(sampleRate)"
+        if let hit = lookup(text: text, voice: voice, wordsPerMinute: wordsPerMinute) { return hit }
+        let samples = try speech(text, language: language, wordsPerMinute: wordsPerMinute, synthesizer: synthesizer)
+        let resampled: [Int16]
+        do {
+            resampled = try Resampler.resample(samples, from: native, to: sampleRate)
+        } catch {
+            throw .synthesisFailed("cannot resample \(native) Hz to \(sampleRate) Hz: \(error)")
+        }
+        store(resampled, text: text, voice: voice, wordsPerMinute: wordsPerMinute)
+        return resampled
+    }
 }

@@ -18,6 +18,22 @@ import Testing
         #expect(cache.counts.entries == 3)
     }
 
+    @Test("a phrase at a leg's rate is resampled once and kept: the next call at that rate is a hit of the same samples")
+    func atLegRate() throws {
+        let cache = SpeechCache()
+        let native = try cache.speech("Please hold.", language: "en-US")
+        let first = try cache.speech("Please hold.", language: "en-US", sampleRate: 8000)
+        let hitsBefore = cache.counts.hits
+        let second = try cache.speech("Please hold.", language: "en-US", sampleRate: 8000)
+        #expect(first == second && cache.counts.hits == hitsBefore + 1 && cache.counts.entries == 2)
+        let rate = try SpeechSynthesizer.shared.sampleRate
+        #expect(first.count == native.count * 8000 / rate, "\(first.count) samples at 8 kHz for \(native.count) at \(rate)")
+        // The same energy, give or take the filter: not silence, not clipped.
+        let energy = { (s: [Int16]) in s.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, s.count)) }
+        #expect(energy(first) > energy(native) * 0.5 && energy(first) < energy(native) * 1.5)
+        #expect(try cache.speech("Please hold.", language: "en-US", sampleRate: rate) == native)
+    }
+
     @Test("the budget holds: least recently used phrases go first")
     func eviction() throws {
         let one = try SpeechSynthesizer.shared.synthesize("one", language: "en-US")
