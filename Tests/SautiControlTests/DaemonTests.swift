@@ -389,6 +389,65 @@ struct DaemonTests {
     }
 
     @Test(
+        "an outbound call: the engine's SDP offer, ringing, answered with the far end's SDP, the number's flow runs and hangs up; busy, a bad signal and a signal after the end are refused or recorded",
+        .timeLimit(.minutes(1)))
+    func outbound() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-outbound")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
+        defer { app.stop() }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "39660-39679")
+        defer { d.terminate() }
+        _ = try await Self.routedNumber(d, app: app, e164: "+254700000004", path: "/recorded")
+        let (status, body, text) = try await d.request(
+            "POST", "/v1/calls", token: Daemon.registrarToken,
+            json: ["direction": "outbound", "local_e164": "+254700000004", "remote_e164": "+254722000000"])
+        #expect(status == 201, "\(text)")
+        let created = try #require(body as? [String: Any])
+        #expect(created["sdp_type"] as? String == "offer")
+        let callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
+        let legPort = try #require(audioPort(created["sdp"] as? String ?? ""))
+        let (r, rb, _) = try await d.request(
+            "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "ringing"])
+        #expect(r == 200 && (rb as? [String: Any])?["status"] as? String == "ringing")
+        // The far end answers: its SDP answer names the port `sauti call` listens on.
+        let phonePort: UInt16 = 39_316
+        let caller = try BoundedProcess(
+            DaemonPaths.sauti, ["call", "127.0.0.1:\(legPort)", "--duration", "6", "--local-port", String(phonePort)],
+            log: dir + "/caller.log")
+        defer { caller.process.terminate() }
+        let (a, ab, at) = try await d.request(
+            "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken,
+            json: ["signal": "answered", "sdp": callerOffer(port: phonePort)])
+        #expect(a == 200 && (ab as? [String: Any])?["status"] as? String == "in-progress", "\(at)")
+        var call: [String: Any] = [:]
+        for _ in 0..<80 {
+            call = try await d.request("GET", "/v1/calls/\(callID)").body as? [String: Any] ?? [:]
+            if call["status"] as? String == "completed" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(call["status"] as? String == "completed" && call["direction"] as? String == "outbound", "\(call)")
+        let voice = try Self.appRequests(app).filter { $0.path == "/recorded" }
+        #expect(voice.count == 1 && voice.first?.body["status"] as? String == "in-progress" && voice.first?.ok == true)
+        let (late, lb, _) = try await d.request(
+            "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "answered"])
+        #expect(late == 409 && ((lb as? [String: Any])?["error"] as? [String: Any])?["code"] as? String == "invalid_transition")
+
+        // Another outbound call: busy.
+        let second = try await d.request(
+            "POST", "/v1/calls", token: Daemon.registrarToken,
+            json: ["direction": "outbound", "local_e164": "+254700000004", "remote_e164": "+254722000001"])
+        let secondID = try #require(((second.body as? [String: Any])?["call"] as? [String: Any])?["id"] as? String)
+        let (bad, _, _) = try await d.request(
+            "POST", "/v1/calls/\(secondID)/signal", token: Daemon.registrarToken, json: ["signal": "picked-up"])
+        #expect(bad == 422)
+        let (busy, bb, _) = try await d.request(
+            "POST", "/v1/calls/\(secondID)/signal", token: Daemon.registrarToken, json: ["signal": "busy", "cause": "486"])
+        #expect(busy == 200 && (bb as? [String: Any])?["status"] as? String == "busy")
+        #expect((bb as? [String: Any])?["cause"] as? String == "486")
+    }
+
+    @Test(
         "kill -9 mid-recording, then a restart: the number and call are kept, the call is failed with engine-restart, the recording is ready up to the last second written",
         .timeLimit(.minutes(1)))
     func killNineAndRestart() async throws {
