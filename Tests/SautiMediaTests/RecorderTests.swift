@@ -158,7 +158,9 @@ enum RecorderTesting {
         #expect(o.reason == .maxLength)
         #expect(o.frames == 16_000, "2 s at 8 kHz: \(o.frames) frames")
         #expect(o.sampleRate == 8000 && o.channels == n && o.droppedMilliseconds == 0)
-        #expect(elapsed >= .milliseconds(1950) && elapsed < .milliseconds(2600), "ended after 2 s: \(elapsed)")
+        // The frame count above is the exact check; the report waits for the file writer (a
+        // thread at nice +5, which a loaded machine runs late), so the bound is loose.
+        #expect(elapsed >= .milliseconds(1950) && elapsed < .milliseconds(4000), "ended after 2 s: \(elapsed)")
         #expect(o.bytes == T.headerBytes(encoding) + o.frames * n * (encoding == .pcm16 ? 2 : 1), "\(o.bytes) bytes")
 
         let (info, samples) = try WAVReader.read(path: path)
