@@ -198,7 +198,7 @@ enum RecorderTesting {
         let o = try #require(await T.outcome(log, seconds: 5))
         let elapsed = ContinuousClock.now - started
         #expect(o.reason == .silence)
-        #expect(elapsed >= .milliseconds(2000) && elapsed < .milliseconds(2700), "0.4 + 1 + 0.7 s: \(elapsed)")
+        #expect(elapsed >= .milliseconds(2000) && elapsed < .milliseconds(4000), "0.4 + 1 + 0.7 s: \(elapsed)")
         // The tone alone is left; a jitter-buffer seam may add or remove a frame or two.
         #expect(abs(o.frames - 8000) <= 480, "about 1 s of tone: \(o.frames) frames")
         let (info, samples) = try WAVReader.read(path: path)
@@ -271,7 +271,7 @@ enum RecorderTesting {
         let o = try #require(await T.outcome(log, seconds: 3))
         let elapsed = ContinuousClock.now - started
         #expect(o.reason == .finishKey("#"))
-        #expect(elapsed >= .milliseconds(1500) && elapsed < .milliseconds(2200), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(1500) && elapsed < .milliseconds(3500), "\(elapsed)")
         #expect(o.frames >= 8 * 1500 && o.frames <= 8 * 2000, "\(o.frames) frames")
         #expect(log.digits == "1#")
         let (info, _) = try WAVReader.read(path: path)
@@ -335,7 +335,7 @@ enum RecorderTesting {
         let elapsed = ContinuousClock.now - started
         try await Task.sleep(for: .milliseconds(300))
         #expect(o.reason == .maxLength && o.frames == 8000, "1 s recorded after the beep: \(o.frames)")
-        #expect(elapsed >= .milliseconds(1480) && elapsed < .milliseconds(2100), "0.5 s beep + 1 s: \(elapsed)")
+        #expect(elapsed >= .milliseconds(1480) && elapsed < .milliseconds(3400), "0.5 s beep + 1 s: \(elapsed)")
         // What the peer heard: the 400 Hz tone, 25 frames of 1 kHz beep, the 400 Hz tone again.
         let got = heard.samples
         let frames = stride(from: 0, to: got.count - 159, by: 160).map { i -> Int in
@@ -371,7 +371,7 @@ enum RecorderTesting {
         let started = ContinuousClock.now
         b.record(RecordingSpec(path: missing))
         let o = try #require(await T.outcome(log, seconds: 2))
-        #expect(ContinuousClock.now - started < .milliseconds(300), "at once")
+        #expect(ContinuousClock.now - started < .milliseconds(1000), "at once (the file writer's next pass)")
         guard case .error(let why) = o.reason else {
             Issue.record("expected an error, got \(o.reason)")
             return
