@@ -218,15 +218,7 @@ public final class ControlPlane: Sendable {
             guard let sdpOffer, !sdpOffer.isEmpty else {
                 throw ControlError(422, "missing_sdp", "an inbound call needs the caller's SDP offer", details: ["/sdp"])
             }
-            let leg: MediaLeg
-            do {
-                leg = try media.openLeg(LegConfiguration(codec: .pcmu))
-            } catch {
-                throw ControlError(503, "no_media", "\(error)")
-            }
-            var session = SDPSession(
-                config: SDPLocalConfig(address: IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001)),
-                localPort: leg.local.port, sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+            var (leg, session) = try newLeg()
             let answer: SDPAnswer
             do {
                 answer = try session.answer(toOffer: sdpOffer)
@@ -258,15 +250,7 @@ public final class ControlPlane: Sendable {
             return (current, answer.sdp)
         }
         // Outbound: a leg and an offer; the flow starts when the registrar says answered.
-        let leg: MediaLeg
-        do {
-            leg = try media.openLeg(LegConfiguration(codec: .pcmu))
-        } catch {
-            throw ControlError(503, "no_media", "\(error)")
-        }
-        var session = SDPSession(
-            config: SDPLocalConfig(address: IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001)),
-            localPort: leg.local.port, sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+        var (leg, session) = try newLeg()
         let offer = session.offer()
         let call: CallRecord
         do {
@@ -280,6 +264,20 @@ public final class ControlPlane: Sendable {
         live.withLock { $0[call.id] = LiveCall(id: call.id, leg: leg, numberID: number?.id, sdp: session) }
         deliverEvent(call.id, numberID: number?.id, name: "started")
         return (call, offer)
+    }
+
+    /// A leg on the media plane and the SDP session that describes it.
+    func newLeg() throws(ControlError) -> (MediaLeg, SDPSession) {
+        let leg: MediaLeg
+        do {
+            leg = try media.openLeg(LegConfiguration(codec: .pcmu))
+        } catch {
+            throw ControlError(503, "no_media", "\(error)")
+        }
+        let session = SDPSession(
+            config: SDPLocalConfig(address: IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001)),
+            localPort: leg.local.port, sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+        return (leg, session)
     }
 
     /// `POST /v1/calls/{id}/signal`: what the registrar reports.

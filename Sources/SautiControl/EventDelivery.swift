@@ -35,13 +35,7 @@ final class CallbackPoster: Sendable {
         }
         var request = URLRequest(url: u)
         request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        let timestamp = Int(Date().timeIntervalSince1970)
-        request.setValue(String(timestamp), forHTTPHeaderField: CallbackSignature.timestampHeader)
-        request.setValue(
-            CallbackSignature.sign(secret: secret, timestamp: timestamp, body: body),
-            forHTTPHeaderField: CallbackSignature.signatureHeader)
+        request.signJSON(body, secret: secret)
         do {
             let (_, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else { return "not an HTTP response" }

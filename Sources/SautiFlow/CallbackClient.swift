@@ -8,6 +8,19 @@ import SautiVoice
     import FoundationNetworking
 #endif
 
+extension URLRequest {
+    /// Sets `body` as the JSON body and signs it (`CallbackSignature`'s headers, now).
+    public mutating func signJSON(_ body: Data, secret: String) {
+        httpBody = body
+        setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let timestamp = Int(Date().timeIntervalSince1970)
+        setValue(String(timestamp), forHTTPHeaderField: CallbackSignature.timestampHeader)
+        setValue(
+            CallbackSignature.sign(secret: secret, timestamp: timestamp, body: body),
+            forHTTPHeaderField: CallbackSignature.signatureHeader)
+    }
+}
+
 /// Why a callback gave no usable document.
 public enum CallbackFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not an absolute http(s) URL.
@@ -82,15 +95,9 @@ public final class CallbackClient: Sendable {
         }
         var request = URLRequest(url: u)
         request.httpMethod = "POST"
-        request.httpBody = body
         request.timeoutInterval = timeoutSeconds
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("application/json, application/xml;q=0.9, text/xml;q=0.9", forHTTPHeaderField: "Accept")
-        let timestamp = Int(Date().timeIntervalSince1970)
-        request.setValue(String(timestamp), forHTTPHeaderField: CallbackSignature.timestampHeader)
-        request.setValue(
-            CallbackSignature.sign(secret: secret, timestamp: timestamp, body: body),
-            forHTTPHeaderField: CallbackSignature.signatureHeader)
+        request.signJSON(body, secret: secret)
         let data: Data
         let response: URLResponse
         do {

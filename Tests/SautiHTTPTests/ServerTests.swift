@@ -101,7 +101,7 @@ struct ServerTests {
         let server = try startServer()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-http-\(UUID().uuidString).bin")
             .path
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let data = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         try Data(data).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -269,7 +269,7 @@ struct ServerTests {
         let server = try startServer()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-http-\(UUID().uuidString).wav")
             .path
-        var rng = SeededGenerator(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let data = Data((0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) })
         try data.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -326,7 +326,7 @@ struct ServerTests {
         let port = server.port
         let seed = UInt64.random(in: 0...UInt64.max)
         let outcomes = await offPool { () -> [Int] in
-            var rng = SeededGenerator(seed: seed)
+            var rng = SplitMix64(seed: seed)
             let valid = Array(
                 "POST /echo?a=b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8)
             var statuses: [Int] = []
