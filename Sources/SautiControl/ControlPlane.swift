@@ -338,10 +338,18 @@ public final class ControlPlane: Sendable {
     }
 
     /// Closes a call's leg (its flow sees the hangup and ends) and reports completion.
+    /// Reported once: whoever ends the call first (the registrar's signal, the flow's
+    /// hangup, the API) removes it from the live calls.
     func end(_ callID: String, numberID: String?) {
-        let liveCall = live.withLock { $0.removeValue(forKey: callID) }
-        liveCall?.leg.close()
-        deliverEvent(callID, numberID: numberID, name: "completed")
+        guard let liveCall = live.withLock({ $0.removeValue(forKey: callID) }) else { return }
+        liveCall.leg.close()
+        // After the flow has wound down (a recording cut by the hangup reports its outcome
+        // first), so that `completed` is the call's last lifecycle event.
+        let flow = liveCall.flowTask.withLock { $0 }
+        Task { [weak self] in
+            await flow?.value
+            self?.deliverEvent(callID, numberID: numberID, name: "completed")
+        }
     }
 
     /// `POST /v1/calls/{id}/hangup` (a customer ends a call).

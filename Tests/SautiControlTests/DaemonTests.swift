@@ -448,6 +448,45 @@ struct DaemonTests {
     }
 
     @Test(
+        "the registrar's hangup mid-recording: the call is completed with its cause, the recording is kept, events_url hears completed once",
+        .timeLimit(.minutes(1)))
+    func registrarHangup() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-hangup")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
+        defer { app.stop() }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "39680-39699")
+        defer { d.terminate() }
+        _ = try await Self.routedNumber(d, app: app, e164: "+254700000005", path: "/longrecord")
+        let (_, body, text) = try await d.request(
+            "POST", "/v1/calls", token: Daemon.registrarToken,
+            json: [
+                "direction": "inbound", "local_e164": "+254700000005", "remote_e164": "+254711000005",
+                "sdp": callerOffer(port: 39_318),
+            ])
+        let created = try #require(body as? [String: Any], Comment(rawValue: text))
+        let callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
+        let legPort = try #require(audioPort(created["sdp"] as? String ?? ""))
+        let caller = try BoundedProcess(
+            DaemonPaths.sauti, ["call", "127.0.0.1:\(legPort)", "--duration", "6", "--local-port", "39318"],
+            log: dir + "/caller.log")
+        defer { caller.process.terminate() }
+        try await Task.sleep(for: .seconds(2))
+        let (s1, b1, t1) = try await d.request(
+            "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "hangup", "cause": "BYE"])
+        #expect(s1 == 200 && (b1 as? [String: Any])?["status"] as? String == "completed", "\(t1)")
+        #expect((b1 as? [String: Any])?["cause"] as? String == "BYE")
+        try await Task.sleep(for: .seconds(1))
+        let timeline = try await d.request("GET", "/v1/calls/\(callID)/events").body as? [String: Any]
+        let entries: [[String: Any]] = timeline?["data"] as? [[String: Any]] ?? []
+        let finished: [String: Any]? = entries.first { ($0["name"] as? String) == "recording.finished" }
+        let detail = finished?["detail"] as? [String: Any]
+        #expect(detail?["reason"] as? String == "hangup" && detail?["status"] as? String == "completed", "\(entries)")
+        let lifecycle = try Self.appRequests(app).filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
+        #expect(lifecycle.filter { $0 == "completed" }.count == 1 && lifecycle.last == "completed", "\(lifecycle)")
+    }
+
+    @Test(
         "kill -9 mid-recording, then a restart: the number and call are kept, the call is failed with engine-restart, the recording is ready up to the last second written",
         .timeLimit(.minutes(1)))
     func killNineAndRestart() async throws {
