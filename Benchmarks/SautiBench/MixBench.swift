@@ -1,0 +1,129 @@
+import Foundation
+import SautiAudio
+import SautiMedia
+
+/// Mixing latency: the time of one room tick with N G.711 participants — decode every
+/// participant's 20 ms packet, measure levels, settle the K = 3 talker seats, mix, encode
+/// (the shared mix once, each talker's own N−1 mix), and packetize a 172-byte RTP packet for
+/// every participant — without socket I/O. For 1, 3 and all participants speaking.
+struct MixBenchmark {
+    var sizes = [10, 100, 1000, 10_000]
+
+    struct Row {
+        var participants: Int
+        var speaking: String
+        var p50: Double
+        var p99: Double
+        var max: Double
+    }
+
+    func run() -> [Row] {
+        var rows: [Row] = []
+        for n in sizes {
+            for speaking in ["1", "3", "all"] {
+                let talkers = speaking == "all" ? n : min(n, Int(speaking)!)
+                rows.append(measure(participants: n, speaking: talkers, label: speaking))
+                let r = rows.last!
+                print(
+                    String(
+                        format: "%6d participants, %3@ speaking: tick p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  (%.3f µs per participant)",
+                        r.participants, r.speaking, r.p50, r.p99, r.max, r.p50 / Double(r.participants)))
+            }
+        }
+        return rows
+    }
+
+    func measure(participants n: Int, speaking: Int, label: String) -> Row {
+        let frame = 160
+        let mixer = RoomMixer(capacity: n, frameSamples: frame, talkerLimit: 3)
+        let slots = (0..<n).map { _ in mixer.join()! }
+        // Each participant's packet payload this tick: a tone for the speaking ones (levels
+        // a little apart), silence (µ-law 0xFF) for the rest.
+        let payloads = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: n * frame)
+        payloads.initialize(repeating: 0xFF)
+        var pcm = [Int16](repeating: 0, count: frame)
+        for p in 0..<speaking {
+            var g = ToneGenerator(
+                ToneSpec(frequenciesHz: [300 + Double(p % 50) * 20], levelDBFS: -12 - Double(p % 7)), sampleRate: 8000)
+            pcm.withUnsafeMutableBufferPointer { g.fill($0) }
+            pcm.withUnsafeBufferPointer { src in
+                G711.encode(.ulaw, src, into: UnsafeMutableBufferPointer(rebasing: payloads[(p * frame)..<((p + 1) * frame)]))
+            }
+        }
+        // Outgoing packets: 12-byte RTP header + 160 bytes, one per participant.
+        let packetSize = 12 + frame
+        let packets = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: n * packetSize)
+        packets.initialize(repeating: 0)
+        let sharedEncoded = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: frame)
+        let talkerEncoded = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 3 * frame)
+        defer {
+            payloads.deallocate()
+            packets.deallocate()
+            sharedEncoded.deallocate()
+            talkerEncoded.deallocate()
+        }
+        let ticks = n >= 10_000 ? 300 : 1000
+        var times: [Double] = []
+        times.reserveCapacity(ticks)
+        var sequence: UInt16 = 0
+        var timestamp: UInt32 = 0
+        for tick in 0..<(ticks + 50) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            // Decode every participant.
+            for p in 0..<n {
+                G711.decode(
+                    .ulaw, UnsafeBufferPointer(rebasing: payloads[(p * frame)..<((p + 1) * frame)]),
+                    into: mixer.input(slots[p]))
+            }
+            mixer.mix()
+            // Encode: the shared mix once, each seated talker's own mix.
+            G711.encode(.ulaw, mixer.sharedOutput, into: sharedEncoded)
+            for seat in 0..<3 {
+                let holder = mixer.talkerSeat(seat)
+                guard holder >= 0 else { continue }
+                G711.encode(
+                    .ulaw, mixer.output(holder),
+                    into: UnsafeMutableBufferPointer(rebasing: talkerEncoded[(seat * frame)..<((seat + 1) * frame)]))
+            }
+            // Packetize: a header and the right payload for everyone.
+            sequence &+= 1
+            timestamp &+= UInt32(frame)
+            var seatOfSlot = (-1, -1, -1)
+            seatOfSlot = (mixer.talkerSeat(0), mixer.talkerSeat(1), mixer.talkerSeat(2))
+            for p in 0..<n {
+                let base = p * packetSize
+                packets[base] = 0x80
+                packets[base + 1] = 0
+                packets[base + 2] = UInt8(sequence >> 8)
+                packets[base + 3] = UInt8(sequence & 0xFF)
+                packets[base + 4] = UInt8(timestamp >> 24)
+                packets[base + 5] = UInt8((timestamp >> 16) & 0xFF)
+                packets[base + 6] = UInt8((timestamp >> 8) & 0xFF)
+                packets[base + 7] = UInt8(timestamp & 0xFF)
+                let ssrc = UInt32(p) &* 2_654_435_761
+                packets[base + 8] = UInt8(ssrc >> 24)
+                packets[base + 9] = UInt8((ssrc >> 16) & 0xFF)
+                packets[base + 10] = UInt8((ssrc >> 8) & 0xFF)
+                packets[base + 11] = UInt8(ssrc & 0xFF)
+                let slot = slots[p]
+                let source: UnsafeMutableBufferPointer<UInt8>
+                if slot == seatOfSlot.0 {
+                    source = UnsafeMutableBufferPointer(rebasing: talkerEncoded[0..<frame])
+                } else if slot == seatOfSlot.1 {
+                    source = UnsafeMutableBufferPointer(rebasing: talkerEncoded[frame..<(2 * frame)])
+                } else if slot == seatOfSlot.2 {
+                    source = UnsafeMutableBufferPointer(rebasing: talkerEncoded[(2 * frame)..<(3 * frame)])
+                } else {
+                    source = sharedEncoded
+                }
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(packets)[(base + 12)..<(base + packetSize)])
+                    .copyMemory(from: UnsafeRawBufferPointer(source))
+            }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            if tick >= 50 { times.append(elapsed) }
+        }
+        times.sort()
+        func pct(_ q: Double) -> Double { times[min(times.count - 1, Int(Double(times.count) * q))] }
+        return Row(participants: n, speaking: label, p50: pct(0.5), p99: pct(0.99), max: times.last ?? 0)
+    }
+}
