@@ -31,6 +31,11 @@ let package = Package(
         ),
 
         .systemLibrary(
+            name: "COpus",
+            pkgConfig: "opus",
+            providers: [.apt(["libopus-dev"])]
+        ),
+        .systemLibrary(
             name: "CSpeexDSP",
             pkgConfig: "speexdsp",
             providers: [.apt(["libspeexdsp-dev"])]
@@ -56,7 +61,7 @@ let package = Package(
         // Bytes on the wire: RTP, RTCP, RFC 4733, SDP, pcap/pcapng. No I/O, no C.
         .target(name: "SautiWire", swiftSettings: hotPath),
         // Samples in, samples out: G.711, WAV files.
-        .target(name: "SautiAudio", dependencies: ["CSndFile", "CSpeexDSP", "CEspeakNG"], swiftSettings: hotPath),
+        .target(name: "SautiAudio", dependencies: ["CSndFile", "CSpeexDSP", "CEspeakNG", "COpus"], swiftSettings: hotPath),
         // The real-time engine: media workers, legs, jitter buffers, concealment.
         .target(name: "SautiMedia", dependencies: ["SautiWire", "SautiAudio", "CSautiLinux"], swiftSettings: hotPath),
         // Offline pipeline: capture → streams → stats, DTMF, RTCP, WAV, report.
@@ -67,9 +72,10 @@ let package = Package(
         // The call-flow interpreter: runs voice-actions documents on a leg, fetching and
         // signing the customer's callbacks.
         .target(name: "SautiFlow", dependencies: ["SautiVoice", "SautiMedia", "CCrypto"]),
+        // The project's HTTP/1.1 server: an epoll event loop, handlers in Swift concurrency.
+        .target(name: "SautiHTTP", dependencies: ["CSautiLinux"]),
         // The control plane: the store, the API routes, the voice_url and events_url loops,
         // recordings behind presigned URLs.
-        .target(name: "SautiHTTP", dependencies: ["CSautiLinux"]),
         .target(
             name: "SautiControl",
             dependencies: ["SautiHTTP", "SautiFlow", "SautiVoice", "SautiMedia", "SautiAudio", "SautiWire", "CSQLite", "CCrypto"]),

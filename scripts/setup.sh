@@ -7,8 +7,10 @@ set -euo pipefail
 # tests and benchmarks run: tshark (Wireshark's analysis), sox (WAV checks, G.711 peer),
 # ffmpeg (an RTP peer that sends to and receives from a leg), python3 (the test HTTP
 # servers); libcurl4 is what the toolchain's FoundationNetworking (play URLs) loads;
-# python3-jsonschema checks docs/voice-actions.schema.json against the parser.
-packages=(pkg-config libsndfile1-dev libspeexdsp-dev libespeak-ng-dev libssl-dev libsqlite3-dev libcurl4 python3 python3-jsonschema curl wrk tshark sox ffmpeg)
+# python3-jsonschema checks docs/voice-actions.schema.json against the parser; libssl-dev
+# (HMAC), libsqlite3-dev (the store) and libopus-dev (Opus legs) are linked; curl and wrk
+# are the HTTP tests' client and load generator; opus-tools' opusdec reads back Ogg Opus.
+packages=(pkg-config libsndfile1-dev libspeexdsp-dev libopus-dev libespeak-ng-dev libssl-dev libsqlite3-dev libcurl4 python3 python3-jsonschema curl wrk tshark sox ffmpeg opus-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,7 @@ let usage = """
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench dsl [--seconds S]
+           sauti-bench opus [--seconds S] [--complexities 0,2,5,8,10] [--no-fec]
            sauti-bench http [--seconds 5] [--connections 64] [--threads 1]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.
@@ -194,6 +195,7 @@ do {
         }
         writeJSON("api", try await bench.run())
     case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
+    case "opus": writeJSON("opus", try opusBenchmark(Array(args.dropFirst())))
     case "http": writeJSON("http", try httpBenchmark(Array(args.dropFirst())))
     case "all":
         g711Bench([])

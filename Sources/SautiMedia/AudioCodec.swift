@@ -7,11 +7,17 @@ public enum AudioCodec: String, Sendable, Codable {
     case pcmu = "PCMU"
     /// G.711 A-law (PT 8).
     case pcma = "PCMA"
+    /// Opus (RFC 7587, a dynamic PT), through libopus. Stateful: decoded packet by packet
+    /// in order (`OpusPlayout`), never by sample range like G.711.
+    case opus = "opus"
 
-    /// The RTP clock rate, in Hz.
-    public var clockRate: Int { 8000 }
+    /// The RTP clock rate, in Hz (48,000 for Opus, whatever its audio rate).
+    public var clockRate: Int { self == .opus ? 48_000 : 8000 }
 
-    /// Samples a payload of `bytes` bytes decodes to.
+    /// True for codecs whose decoder keeps state between packets (Opus).
+    public var isStateful: Bool { self == .opus }
+
+    /// Samples a payload of `bytes` bytes decodes to (G.711; Opus reads its TOC instead).
     @inlinable
     public func samples(inPayloadBytes bytes: Int) -> Int { bytes }
 
@@ -24,6 +30,7 @@ public enum AudioCodec: String, Sendable, Codable {
         switch self {
         case .pcmu: G711.decode(.ulaw, codes, into: out)
         case .pcma: G711.decode(.alaw, codes, into: out)
+        case .opus: out.update(repeating: 0)  // never by range: see OpusPlayout
         }
     }
 
@@ -33,6 +40,7 @@ public enum AudioCodec: String, Sendable, Codable {
             switch name {
             case "pcmu", "g711u", "ulaw": self = .pcmu
             case "pcma", "g711a", "alaw": self = .pcma
+            case "opus": self = .opus
             default: return nil
             }
             return

@@ -1,3 +1,5 @@
+import SautiAudio
+
 /// A jitter buffer in front of the decoder, driven by arrival times.
 ///
 /// Packets are stored by RTP timestamp; the playout point advances one frame at a time
@@ -14,8 +16,11 @@ public struct JitterBuffer {
     public struct Configuration: Sendable {
         /// The codec of the stream.
         public var codec: AudioCodec
-        /// Samples per output frame (20 ms at the codec's rate by default).
+        /// Samples per output frame (20 ms at `sampleRate` by default).
         public var frameSamples: Int
+        /// The PCM rate of the output, in Hz: the clock rate for G.711; for Opus any rate
+        /// libopus decodes at (48,000 by default). Set `frameSamples` with it.
+        public var sampleRate: Int
         /// Lowest target delay, in ms.
         public var minDelayMilliseconds: Int = 20
         /// Highest target delay, in ms.
@@ -26,9 +31,11 @@ public struct JitterBuffer {
         public var maxPayloadBytes: Int = 1500
 
         /// Defaults for `codec`: 20 ms frames.
-        public init(codec: AudioCodec) {
+        public init(codec: AudioCodec, sampleRate: Int? = nil) {
             self.codec = codec
-            self.frameSamples = codec.clockRate / 50
+            let rate = codec.isStateful ? (sampleRate ?? codec.clockRate) : codec.clockRate
+            self.sampleRate = rate
+            self.frameSamples = rate / 50
         }
     }
 
@@ -66,6 +73,12 @@ public struct JitterBuffer {
         public var concealedSamples = 0
         /// The target delay last applied, in ms.
         public var targetDelayMilliseconds = 0
+        /// Opus: frames rebuilt from the next packet's in-band FEC.
+        public var recoveredFrames = 0
+        /// Opus: frames of DTX silence (not loss).
+        public var dtxFrames = 0
+        /// Opus: packets the decoder rejected (concealed instead).
+        public var decodeErrors = 0
 
         /// All zero.
         public init() {}
@@ -81,6 +94,10 @@ public struct JitterBuffer {
     private var frame: [Int16]
     private var scratch: [Int16]
     private var concealer: WaveformConcealer
+    /// The Opus decoder side, nil for G.711.
+    private let opus: OpusPlayout?
+    /// RTP clock units per output frame.
+    private let frameTicks: Int64
 
     private var started = false
     private var lastExtended: Int64 = 0
@@ -107,7 +124,9 @@ public struct JitterBuffer {
             frameSamples: configuration.frameSamples)
         frame = [Int16](repeating: 0, count: configuration.frameSamples)
         scratch = [Int16](repeating: 0, count: configuration.frameSamples)
-        concealer = WaveformConcealer(sampleRate: configuration.codec.clockRate)
+        concealer = WaveformConcealer(sampleRate: configuration.sampleRate)
+        frameTicks = Int64(configuration.frameSamples * configuration.codec.clockRate / configuration.sampleRate)
+        opus = configuration.codec == .opus ? OpusPlayout(sampleRate: configuration.sampleRate) : nil
         delayNanoseconds = Int64(configuration.minDelayMilliseconds) * 1_000_000
     }
 
@@ -120,7 +139,7 @@ public struct JitterBuffer {
 
     private mutating func reanchor(arrival: Int64, timestamp: Int64) {
         let jitterMs = Double(jitterScaled) / 16 / Double(clockRate) * 1000
-        let frameMs = Double(configuration.frameSamples) * 1000 / Double(clockRate)
+        let frameMs = Double(frameTicks) * 1000 / Double(clockRate)
         let target = min(
             max(Int(frameMs + 3 * jitterMs), configuration.minDelayMilliseconds), configuration.maxDelayMilliseconds)
         statistics.targetDelayMilliseconds = target
@@ -152,11 +171,15 @@ public struct JitterBuffer {
 
     /// Inserts one packet that arrived at `arrival` (ns). Frames due before it are
     /// played first, through `emit`.
+    /// `sequence` is the RTP sequence number (Opus tells DTX pauses from loss by it).
     public mutating func insert(
         timestamp rtpTimestamp: UInt32, marker: Bool, arrival: Int64, payload: UnsafeRawBufferPointer,
-        emit: (UnsafeBufferPointer<Int16>) -> Void
+        sequence: UInt16 = 0, emit: (UnsafeBufferPointer<Int16>) -> Void
     ) -> InsertOutcome {
-        let length = min(configuration.codec.samples(inPayloadBytes: payload.count), configuration.maxPayloadBytes)
+        let length =
+            opus == nil
+            ? min(configuration.codec.samples(inPayloadBytes: payload.count), configuration.maxPayloadBytes)
+            : OpusDecoder.samples(in: payload, sampleRate: OpusRate.rtpClockRate) ?? Int(frameTicks)
         if !started { arrivalBase = arrival }
         let arrival = arrival - arrivalBase
         var ts: Int64
@@ -200,7 +223,7 @@ public struct JitterBuffer {
             reanchor(arrival: arrival, timestamp: ts)
             return .late
         }
-        switch store.insert(timestamp: ts, samples: length, payload: payload) {
+        switch store.insert(timestamp: ts, samples: length, payload: payload, sequence: sequence, stateful: opus != nil) {
         case .duplicate:
             statistics.duplicates += 1
             return .duplicate
@@ -217,6 +240,30 @@ public struct JitterBuffer {
 
     private mutating func playFrame(emit: (UnsafeBufferPointer<Int16>) -> Void) {
         let n = configuration.frameSamples
+        if let opus {
+            let made = frame.withUnsafeMutableBufferPointer { out in
+                opus.render(from: playTimestamp, frameTicks: frameTicks, store: &store, into: out)
+            }
+            statistics.decodeErrors = opus.corruptPackets
+            if made.dtxAfterAll > 0 {
+                statistics.concealedFrames -= made.dtxAfterAll
+                statistics.concealedSamples -= made.dtxAfterAll * n
+                statistics.dtxFrames += made.dtxAfterAll
+            }
+            if made.decoded > 0 || made.recovered > 0 {
+                statistics.decodedFrames += 1
+                if made.recovered > 0 { statistics.recoveredFrames += 1 }
+                statistics.concealedSamples += min(n, made.concealed)
+            } else if made.dtx > 0 && made.concealed == 0 {
+                statistics.dtxFrames += 1
+            } else {
+                statistics.concealedFrames += 1
+                statistics.concealedSamples += n
+            }
+            playTimestamp += frameTicks
+            frame.withUnsafeBufferPointer { emit($0) }
+            return
+        }
         let codec = configuration.codec
         var partial = false
         let covered = frame.withUnsafeMutableBufferPointer { out in
@@ -235,7 +282,7 @@ public struct JitterBuffer {
             statistics.decodedFrames += 1
             if partial { statistics.concealedSamples += n - covered }
         }
-        playTimestamp += Int64(n)
+        playTimestamp += frameTicks
         frame.withUnsafeBufferPointer { emit($0) }
     }
 }

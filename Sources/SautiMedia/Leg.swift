@@ -65,10 +65,18 @@ final class Leg: @unchecked Sendable {
     var octetsSent: UInt32 = 0
 
     // Buffers, made once and freed in deinit: raw so the per-tick path has no
-    // copy-on-write uniqueness checks.
-    let frameSamples: Int
-    let inFrame: UnsafeMutableBufferPointer<Int16>
-    let outFrame: UnsafeMutableBufferPointer<Int16>
+    // copy-on-write uniqueness checks. Frames are views of storage for 20 ms at 48 kHz,
+    // so a re-offer to another codec or rate keeps them.
+    /// PCM samples per frame (20 ms at `configuration.sampleRate`).
+    var frameSamples: Int
+    /// RTP clock units per frame (20 ms at the codec's clock: 160, or 960 for Opus).
+    var frameTicks: Int
+    var inFrame: UnsafeMutableBufferPointer<Int16>
+    var outFrame: UnsafeMutableBufferPointer<Int16>
+    let inStorage: UnsafeMutableBufferPointer<Int16>
+    let outStorage: UnsafeMutableBufferPointer<Int16>
+    /// The Opus encoder, on Opus legs (LegConfiguration+Opus.swift).
+    var opusEncoder: OpusEncoder?
     let packet: UnsafeMutableRawBufferPointer
     let rtcpBuffer: UnsafeMutableRawBufferPointer
     let cnameBytes: [UInt8]
@@ -84,19 +92,21 @@ final class Leg: @unchecked Sendable {
         self.pool = pool
         self.events = events
         self.published = published
-        frameSamples = configuration.codec.clockRate / 50
-        jitterBuffer = LiveJitterBuffer(
-            codec: configuration.codec, minDelayMilliseconds: configuration.minJitterDelayMilliseconds,
-            maxDelayMilliseconds: configuration.maxJitterDelayMilliseconds)
+        frameSamples = configuration.sampleRate / 50
+        frameTicks = configuration.codec.clockRate / 50
+        jitterBuffer = Leg.jitterBuffer(for: configuration)
         var rng = SystemRandomNumberGenerator()
         ssrc = rng.next()
         sequence = rng.next()
         timestamp = rng.next()
-        inFrame = .allocate(capacity: frameSamples)
-        inFrame.initialize(repeating: 0)
-        outFrame = .allocate(capacity: frameSamples)
-        outFrame.initialize(repeating: 0)
-        packet = .allocate(byteCount: 12 + frameSamples * 2 + 64, alignment: 8)
+        inStorage = .allocate(capacity: Leg.maxFrameSamples)
+        inStorage.initialize(repeating: 0)
+        outStorage = .allocate(capacity: Leg.maxFrameSamples)
+        outStorage.initialize(repeating: 0)
+        inFrame = UnsafeMutableBufferPointer(rebasing: inStorage[0..<frameSamples])
+        outFrame = UnsafeMutableBufferPointer(rebasing: outStorage[0..<frameSamples])
+        packet = .allocate(byteCount: 1500, alignment: 8)
+        opusEncoder = Leg.encoder(for: configuration)
         rtcpBuffer = .allocate(byteCount: 1500, alignment: 8)
         cnameBytes = Array(configuration.cname.utf8.prefix(255))
         lastReceiveNanoseconds = now
@@ -105,8 +115,8 @@ final class Leg: @unchecked Sendable {
     }
 
     deinit {
-        inFrame.deallocate()
-        outFrame.deallocate()
+        inStorage.deallocate()
+        outStorage.deallocate()
         packet.deallocate()
         rtcpBuffer.deallocate()
     }
@@ -202,7 +212,9 @@ final class Leg: @unchecked Sendable {
         arrivalJitter.update(arrivalUnits: arrivalUnits, rtpTimestamp: header.timestamp)
         if let d = tracker.audioResumed() { digitDetected(d, now: now) }
         if outcome == .duplicate { return }
-        _ = jitterBuffer.put(ssrc: header.ssrc, timestamp: header.timestamp, arrival: now, payload: payload)
+        _ = jitterBuffer.put(
+            ssrc: header.ssrc, timestamp: header.timestamp, arrival: now, payload: payload,
+            sequence: header.sequenceNumber)
     }
 
     /// One datagram on the RTCP socket.
@@ -315,7 +327,7 @@ final class Leg: @unchecked Sendable {
         {
             recorder = nil
         }
-        timestamp &+= UInt32(frameSamples)
+        timestamp &+= UInt32(frameTicks)
         if now >= nextRTCP {
             nextRTCP = now + rtcpInterval()
             sendRTCP(now: now)
@@ -355,16 +367,28 @@ final class Leg: @unchecked Sendable {
         let header = RTPHeader(
             marker: first, payloadType: configuration.payloadType, sequenceNumber: sequence, timestamp: timestamp,
             ssrc: ssrc)
-        first = false
-        let n = frameSamples
+        var n = frameSamples
         let codec = configuration.codec
-        _ = header.serialize(into: packet)
-        let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
         let pcm = UnsafeBufferPointer(outFrame)
         switch codec {
-        case .pcmu: G711.encode(.ulaw, pcm, into: codes)
-        case .pcma: G711.encode(.alaw, pcm, into: codes)
+        case .pcmu, .pcma:
+            let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
+            G711.encode(codec == .pcmu ? .ulaw : .alaw, pcm, into: codes)
+        case .opus:
+            guard let encoder = opusEncoder else { return false }
+            n = encoder.encode(pcm, into: UnsafeMutableRawBufferPointer(rebasing: packet[12...]))
+            if n == 0 {
+                statistics.encodeErrors += 1
+                return false
+            }
+            if n <= 2 && encoder.settings.dtx {
+                // DTX: silence not worth a packet. The next packet starts a talk spurt (marker).
+                first = true
+                return false
+            }
         }
+        first = false
+        _ = header.serialize(into: packet)
         let length = 12 + n
         transmit(length: length, to: remote)
         octetsSent &+= UInt32(n)
@@ -395,12 +419,12 @@ final class Leg: @unchecked Sendable {
             let next = pendingDigits.removeFirst()
             guard let code = TelephoneEvent.code(for: next.digit) else { return false }
             let units = next.durationMs * configuration.codec.clockRate / 1000
-            sendingEvent = (code, timestamp, 0, max(units, frameSamples), 0)
+            sendingEvent = (code, timestamp, 0, max(units, frameTicks), 0)
             sentDigits.append(next.digit)
         }
         var ev = sendingEvent!
         let isFirst = ev.duration == 0
-        ev.duration = min(ev.duration + frameSamples, ev.target)
+        ev.duration = min(ev.duration + frameTicks, ev.target)
         let ending = ev.duration >= ev.target
         // The end packet goes three times (RFC 4733 §2.5.1.4), each with a new sequence number.
         let payload = TelephoneEvent(
@@ -473,6 +497,11 @@ final class Leg: @unchecked Sendable {
         let jb = jitterBuffer.statistics
         statistics.late = jb.late
         statistics.concealedFrames = jb.concealedFrames
+        statistics.recoveredFrames = jb.recoveredFrames
+        statistics.stretchedFrames = jb.stretchedFrames
+        statistics.skippedFrames = jb.skippedFrames
+        statistics.dtxFrames = jb.dtxFrames
+        statistics.decodeErrors = jb.decodeErrors
         statistics.jitterBufferDelayMilliseconds = jb.targetDelayMilliseconds
         let snapshot = statistics
         published.store(snapshot)

@@ -15,5 +15,8 @@ extension LegConfiguration {
         remoteRTCP = m.remoteRTCP
         rtcpMux = m.rtcpMux
         direction = LegDirection(rawValue: m.direction.rawValue) ?? .sendrecv
+        if codec == .opus, let send = m.opusSendParameters {
+            opus = (base?.opus ?? OpusLegSettings()).negotiated(with: send)
+        }
     }
 }

@@ -40,11 +40,18 @@ public struct LegConfiguration: Sendable, Equatable {
     public var rtcpIntervalSeconds = 5.0
     /// The CNAME in RTCP SDES.
     public var cname = "sautikit"
+    /// Opus legs: the PCM rate and the encoder (LegConfiguration+Opus.swift).
+    public var opus = OpusLegSettings()
 
-    /// A leg sending and receiving `codec` with its static payload type.
+    /// A leg sending and receiving `codec` with its static payload type (111 for Opus,
+    /// as WebRTC numbers it, until SDP says otherwise).
     public init(codec: AudioCodec, remote: Endpoint? = nil) {
         self.codec = codec
-        self.payloadType = codec == .pcmu ? 0 : 8
+        switch codec {
+        case .pcmu: payloadType = 0
+        case .pcma: payloadType = 8
+        case .opus: payloadType = 111
+        }
         self.remote = remote
     }
 }
@@ -140,6 +147,18 @@ public struct LegStatistics: Sendable, Equatable {
     public var late = 0
     /// Frames concealed by the jitter buffer.
     public var concealedFrames = 0
+    /// Frames the jitter buffer inserted to grow its delay (concealment, not counted above).
+    public var stretchedFrames = 0
+    /// Frames the jitter buffer skipped to cut its delay.
+    public var skippedFrames = 0
+    /// Opus: frames rebuilt from the next packet's in-band FEC.
+    public var recoveredFrames = 0
+    /// Opus: frames of DTX silence (the sender paused; not loss).
+    public var dtxFrames = 0
+    /// Packets the decoder rejected as corrupt (concealed instead).
+    public var decodeErrors = 0
+    /// Frames the encoder failed on (nothing sent for them).
+    public var encodeErrors = 0
     /// The jitter buffer's target delay, in ms.
     public var jitterBufferDelayMilliseconds = 0.0
     /// Datagrams from other sources after latching: dropped (RTP bleed).

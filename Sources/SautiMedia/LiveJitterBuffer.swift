@@ -1,3 +1,5 @@
+import SautiAudio
+
 /// The jitter buffer of a live leg: packets go in as they arrive (`put`), and the media
 /// clock takes exactly one frame out per tick (`tick`).
 ///
@@ -25,6 +27,12 @@ public struct LiveJitterBuffer {
         public var decodedFrames = 0
         /// Frames concealed (loss, or nothing to play).
         public var concealedFrames = 0
+        /// Opus: frames (wholly or partly) rebuilt from the next packet's in-band FEC.
+        public var recoveredFrames = 0
+        /// Opus: frames of DTX silence (the sender paused; not counted as concealed).
+        public var dtxFrames = 0
+        /// Opus: packets the decoder rejected (concealed instead).
+        public var decodeErrors = 0
         /// Frames inserted to grow the delay.
         public var stretchedFrames = 0
         /// Frames skipped to cut the delay.
@@ -49,8 +57,13 @@ public struct LiveJitterBuffer {
 
     /// The codec decoded.
     public let codec: AudioCodec
-    /// Samples per frame.
+    /// Samples per output frame (20 ms at `sampleRate`).
     public let frameSamples: Int
+    /// The PCM rate of the frames, in Hz (the clock rate for G.711; Opus decodes at any
+    /// rate libopus has).
+    public let sampleRate: Int
+    /// RTP clock units per frame (equal to `frameSamples` for G.711; 960 for Opus).
+    private let frameTicks: Int
     /// Counters.
     public private(set) var statistics = Statistics()
     /// The extended timestamp of the first sample of the frame the last tick played
@@ -70,30 +83,43 @@ public struct LiveJitterBuffer {
     private var lastExtended: Int64 = 0
     private var playTimestamp: Int64 = 0
     private var arrivalBase: Int64 = 0
+    /// The Opus decoder side, nil for G.711.
+    private let opus: OpusPlayout?
+    /// Extra delay tolerated before skipping, in clock units: none for G.711 (a skipped
+    /// frame is just dropped), half a frame for Opus, where a stretch is a PLC frame and a
+    /// skip an extra decode, so the delay should not swing between the two on timing noise.
+    private let skipMarginTicks: Int64
 
     /// A buffer for `codec` with `frameSamples` per tick and delay bounds in ms.
+    /// `sampleRate` is the PCM rate of the frames (G.711: its clock rate, the default;
+    /// Opus: 8/12/16/24/48 kHz, 48 kHz by default).
     public init(
-        codec: AudioCodec, frameSamples: Int? = nil, minDelayMilliseconds: Int = 20, maxDelayMilliseconds: Int = 300,
-        capacity: Int = 64
+        codec: AudioCodec, sampleRate: Int? = nil, frameSamples: Int? = nil, minDelayMilliseconds: Int = 20,
+        maxDelayMilliseconds: Int = 300, capacity: Int = 64
     ) {
         self.codec = codec
         let rate = codec.clockRate
-        let n = frameSamples ?? rate / 50
+        let pcmRate = codec.isStateful ? (sampleRate ?? rate) : rate
+        let n = frameSamples ?? pcmRate / 50
         self.frameSamples = n
+        self.sampleRate = pcmRate
+        frameTicks = n * rate / pcmRate
         clockRate = Int64(rate)
         minDelaySamples = Int64(minDelayMilliseconds) * Int64(rate) / 1000
         maxDelaySamples = Int64(maxDelayMilliseconds) * Int64(rate) / 1000
         store = PacketStore(capacity: capacity, maxPayloadBytes: 1500, frameSamples: n)
         estimator = DelayEstimator()
-        concealer = WaveformConcealer(sampleRate: rate)
+        concealer = WaveformConcealer(sampleRate: pcmRate)
         scratch = [Int16](repeating: 0, count: n)
+        opus = codec == .opus ? OpusPlayout(sampleRate: pcmRate) : nil
+        skipMarginTicks = codec.isStateful ? Int64(frameTicks / 2) : 0
     }
 
     private func samples(sinceBase ns: Int64) -> Int64 { (ns - arrivalBase) * clockRate / 1_000_000_000 }
 
     /// The target delay, in samples.
     private var targetSamples: Int64 {
-        min(max(estimator.peakLateness + Int64(frameSamples / 8), minDelaySamples), maxDelaySamples)
+        min(max(estimator.peakLateness + Int64(frameTicks / 8), minDelaySamples), maxDelaySamples)
     }
 
     private mutating func restart(ssrc: UInt32, timestamp: Int64, arrival: Int64) {
@@ -103,13 +129,16 @@ public struct LiveJitterBuffer {
         playTimestamp = timestamp
         store.reset(at: timestamp)
         estimator.reset()
+        opus?.reset()
         playing = false
         started = true
     }
 
     /// Stores a packet that arrived at `arrival` (ns, monotonic).
+    /// `sequence` is the packet's RTP sequence number (Opus uses it to tell DTX from loss).
     public mutating func put(
-        ssrc: UInt32, timestamp rtpTimestamp: UInt32, arrival: Int64, payload: UnsafeRawBufferPointer
+        ssrc: UInt32, timestamp rtpTimestamp: UInt32, arrival: Int64, payload: UnsafeRawBufferPointer,
+        sequence: UInt16 = 0
     ) -> JitterBuffer.InsertOutcome {
         var outcome = JitterBuffer.InsertOutcome.inserted
         var ts: Int64
@@ -128,12 +157,16 @@ public struct LiveJitterBuffer {
         }
         lastExtended = ts
         estimator.add(transit: samples(sinceBase: arrival) - ts)
-        let length = codec.samples(inPayloadBytes: payload.count)
+        let length =
+            opus == nil
+            ? codec.samples(inPayloadBytes: payload.count)
+            // A TOC that does not parse: stored as one frame; the decoder conceals it.
+            : OpusDecoder.samples(in: payload, sampleRate: OpusRate.rtpClockRate) ?? frameTicks
         if playing && ts + Int64(length) <= playTimestamp {
             statistics.late += 1
             return .late
         }
-        switch store.insert(timestamp: ts, samples: length, payload: payload) {
+        switch store.insert(timestamp: ts, samples: length, payload: payload, sequence: sequence, stateful: opus != nil) {
         case .duplicate:
             statistics.duplicates += 1
             return .duplicate
@@ -164,23 +197,54 @@ public struct LiveJitterBuffer {
             playing = true
         } else if delay < target {
             // Too little buffered for the jitter seen: play a concealed frame and hold still.
-            scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
-            _ = out.update(fromContentsOf: scratch)
+            if let opus {
+                opus.stretch(into: out)
+            } else {
+                scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
+                _ = out.update(fromContentsOf: scratch)
+            }
             statistics.stretchedFrames += 1
             return .concealed
-        } else if delay >= target + Int64(frameSamples) {
-            // More delay than needed: skip a frame.
-            playTimestamp += Int64(frameSamples)
+        } else if delay >= target + Int64(frameTicks) + skipMarginTicks {
+            // More delay than needed: skip a frame. Opus decodes it all the same (into
+            // scratch) so its decoder state runs on without a gap; G.711 just drops it.
+            if let opus {
+                _ = scratch.withUnsafeMutableBufferPointer {
+                    opus.render(from: playTimestamp, frameTicks: Int64(frameTicks), store: &store, into: $0)
+                }
+            }
+            playTimestamp += Int64(frameTicks)
             store.release(before: playTimestamp)
             statistics.skippedFrames += 1
-            delay -= Int64(frameSamples)
+            delay -= Int64(frameTicks)
         }
         lastPlayedTimestamp = playTimestamp
+        if let opus {
+            let made = opus.render(from: playTimestamp, frameTicks: Int64(frameTicks), store: &store, into: out)
+            playTimestamp += Int64(frameTicks)
+            statistics.decodeErrors = opus.corruptPackets
+            if made.dtxAfterAll > 0 {
+                // The frames concealed before this packet were a DTX pause after all.
+                statistics.concealedFrames -= made.dtxAfterAll
+                statistics.dtxFrames += made.dtxAfterAll
+            }
+            if made.decoded > 0 || made.recovered > 0 {
+                if made.recovered > 0 { statistics.recoveredFrames += 1 }
+                statistics.decodedFrames += 1
+                return .audio
+            }
+            if made.dtx > 0 && made.concealed == 0 {
+                statistics.dtxFrames += 1
+                return .silence
+            }
+            statistics.concealedFrames += 1
+            return .concealed
+        }
         let covered = store.render(from: playTimestamp, codec: codec, into: out) { out, covered in
             scratch.withUnsafeMutableBufferPointer { concealer.conceal($0) }
             for k in 0..<out.count where !covered[k] { out[k] = scratch[k] }
         }
-        playTimestamp += Int64(frameSamples)
+        playTimestamp += Int64(frameTicks)
         if covered == 0 {
             statistics.concealedFrames += 1
             return .concealed
@@ -196,5 +260,6 @@ public struct LiveJitterBuffer {
         playing = false
         store.reset(at: 0)
         estimator.reset()
+        opus?.reset()
     }
 }

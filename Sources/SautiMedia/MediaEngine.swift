@@ -199,12 +199,7 @@ public final class MediaLeg: Sendable {
             if old.remote != configuration.remote || old.remoteRTCP != configuration.remoteRTCP || old.rtcpMux != configuration.rtcpMux {
                 leg.applyRemote()
             }
-            if old.codec != configuration.codec || old.remote != configuration.remote {
-                leg.jitterBuffer = LiveJitterBuffer(
-                    codec: configuration.codec, minDelayMilliseconds: configuration.minJitterDelayMilliseconds,
-                    maxDelayMilliseconds: configuration.maxJitterDelayMilliseconds)
-                leg.source = nil
-            }
+            leg.codecChanged(from: old)
         }
     }
 
@@ -213,7 +208,7 @@ public final class MediaLeg: Sendable {
         onWorker { leg in
             switch kind {
             case .silence: leg.sourceObject = nil
-            case .tone(let spec): leg.sourceObject = ToneSource(spec, sampleRate: leg.configuration.codec.clockRate)
+            case .tone(let spec): leg.sourceObject = ToneSource(spec, sampleRate: leg.configuration.sampleRate)
             }
         }
     }

@@ -105,7 +105,7 @@ extension MediaLeg {
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
             let link = PlaybackLink(
-                playback: playback, sampleRate: leg.configuration.codec.clockRate, events: leg.events)
+                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events)
             leg.sourceObject = PlaybackSource(link: link)
             let player = URLPlayer(url: url, link: link, fetcher: fetcher, io: io)
             // Off the worker: starting a thread is not for a media tick.

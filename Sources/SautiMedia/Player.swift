@@ -180,7 +180,7 @@ extension MediaLeg {
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
             let link = PlaybackLink(
-                playback: playback, sampleRate: leg.configuration.codec.clockRate, events: leg.events)
+                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events)
             leg.sourceObject = PlaybackSource(link: link)
             let player = FilePlayer(path: path, link: link)
             io.every { player.step() }

@@ -26,7 +26,7 @@ extension Leg {
         let reports = recordingReports ?? RecordingReports(events: events)
         recordingReports = reports
         guard reports.begin() else { return }
-        let rate = configuration.codec.clockRate
+        let rate = configuration.sampleRate
         let channels = spec.channels == .both ? 2 : 1
         // Two seconds of ticks: twenty drain intervals of slack for a slow disk.
         let ring = SampleRing(minimumCapacity: frameSamples * channels * 100)

@@ -75,7 +75,7 @@ final class RecordingWriter: @unchecked Sendable {
         if writer == nil {
             do {
                 writer = try WAVWriter(
-                    path: spec.path, sampleRate: sampleRate, channels: channels, encoding: spec.encoding)
+                    path: wavPath, sampleRate: sampleRate, channels: channels, encoding: spec.encoding)
                 created = true
             } catch {
                 fail(error.reason)
@@ -151,14 +151,31 @@ final class RecordingWriter: @unchecked Sendable {
         if spec.trimSilence && failures.isEmpty && soundEndFrame < frames {
             let bytesPerFrame = (spec.encoding == .pcm16 ? 2 : 1) * channels
             do {
-                try WAVTrim.truncate(path: spec.path, frames: soundEndFrame, bytesPerFrame: bytesPerFrame)
+                try WAVTrim.truncate(path: wavPath, frames: soundEndFrame, bytesPerFrame: bytesPerFrame)
                 frames = soundEndFrame
             } catch {
                 failures.append("trimming trailing silence: \(error)")
             }
         }
+        if let failure = convertToOggOpus() { failures.append(failure) }
         if !failures.isEmpty { reason = .error(failures.joined(separator: "; ")) }
         report(reason, frames: frames)
+    }
+
+    /// Where the WAV is written: the recording's path, or beside it for Ogg Opus.
+    private var wavPath: String { spec.oggOpus ? spec.path + ".part.wav" : spec.path }
+
+    /// For an Ogg Opus recording: the closed WAV converted to `spec.path`, then removed.
+    /// The failure's reason, if any (the WAV is kept then).
+    private func convertToOggOpus() -> String? {
+        guard spec.oggOpus, created else { return nil }
+        do throws(AudioFileError) {
+            try OggOpusFile.convert(wav: wavPath, to: spec.path)
+        } catch {
+            return "converting to Ogg Opus: \(error.reason)"
+        }
+        unlink(wavPath)
+        return nil
     }
 
     /// The file failed: stop the worker, keep what was written (closed, fsynced), report.
@@ -172,6 +189,7 @@ final class RecordingWriter: @unchecked Sendable {
             message += "; " + error.reason
         }
         writer = nil
+        if let failure = convertToOggOpus() { message += "; " + failure }
         report(.error(message), frames: frames)
     }
 

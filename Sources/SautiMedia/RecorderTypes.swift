@@ -43,6 +43,10 @@ public struct RecordingSpec: Sendable, Equatable {
     /// 32768). The default, −45 dBFS, is about 20 dB under quiet speech on a phone line and
     /// above G.711's idle-channel noise.
     public var silenceThresholdDBFS = -45.0
+    /// Writes Ogg Opus (RFC 7845, through libsndfile) at `path` instead of a WAV. The audio
+    /// is recorded as a WAV beside it (`<path>.part.wav`, valid while it grows) and
+    /// converted when the recording ends; `encoding` applies to that WAV only.
+    public var oggOpus = false
 
     /// A recording of the caller to `path` as 16-bit PCM, with trimming and no limits.
     public init(

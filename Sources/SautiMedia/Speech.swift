@@ -96,7 +96,7 @@ extension MediaLeg {
         let speech = self.speech
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
-            let link = PlaybackLink(playback: playback, sampleRate: leg.configuration.codec.clockRate, events: leg.events)
+            let link = PlaybackLink(playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events)
             leg.sourceObject = PlaybackSource(link: link)
             let player = SpeechPlayer(
                 text: text, language: language, wordsPerMinute: wordsPerMinute, cache: speech.cache, link: link)

@@ -156,7 +156,8 @@ struct ReplayEngine {
         }
         let relativeMs = Double(ns - (firstFrameNanoseconds ?? ns)) / 1e6
         if streams[index].ingest(
-            header, packet: p, at: ns, relativeMilliseconds: relativeMs, outputDirectory: options.outputDirectory)
+            header, packet: p, at: ns, relativeMilliseconds: relativeMs, outputDirectory: options.outputDirectory,
+            opusSampleRate: options.opusSampleRate)
         {
             candidates -= 1
         }
@@ -229,8 +230,8 @@ struct ReplayEngine {
                     } else {
                         let st = a.jitterBuffer.statistics
                         audio = .init(
-                            path: a.path, sampleRate: a.codec.clockRate, samples: a.samplesOut,
-                            durationSeconds: Double(a.samplesOut) / Double(a.codec.clockRate),
+                            path: a.path, sampleRate: a.sampleRate, samples: a.samplesOut,
+                            durationSeconds: Double(a.samplesOut) / Double(a.sampleRate),
                             decodedFrames: st.decodedFrames, concealedFrames: st.concealedFrames, latePackets: st.late,
                             targetDelayMs: st.targetDelayMilliseconds)
                     }

@@ -62,6 +62,9 @@ public struct ReplayOptions: Sendable {
     public var decodeAs: [DecodeAsRule] = []
     /// Unconfirmed candidate flows held at most (bounds memory on hostile captures).
     public var maxCandidateFlows = 65_536
+    /// The rate Opus streams are decoded at, in Hz (8,000, 12,000, 16,000, 24,000 or
+    /// 48,000): libopus decodes at it directly, so each rate's WAV is a plain libopus decode.
+    public var opusSampleRate = 48_000
     /// Progress callback: bytes read and total, called now and then.
     public var progress: (@Sendable (Int, Int) -> Void)?
 

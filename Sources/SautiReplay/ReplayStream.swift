@@ -119,7 +119,7 @@ struct ReplayStream {
     /// the capture's first frame. Returns true when this packet confirmed the stream.
     mutating func ingest(
         _ h: RTPHeader, packet: UnsafeRawBufferPointer, at ns: Int64, relativeMilliseconds: Double,
-        outputDirectory: String?
+        outputDirectory: String?, opusSampleRate: Int = 48_000
     ) -> Bool {
         let pt = h.payloadType
         statistics.add(
@@ -167,7 +167,8 @@ struct ReplayStream {
             return confirmedNow
         }
         if audio == nil {
-            audio = StreamAudio(codec: codec, directory: dir, fileName: wavName, confirmed: confirmed)
+            audio = StreamAudio(
+                codec: codec, sampleRate: opusSampleRate, directory: dir, fileName: wavName, confirmed: confirmed)
         }
         audio!.insert(h, payload: payload, at: ns)
         return confirmedNow
@@ -195,16 +196,23 @@ final class StreamAudio {
     var samplesOut = 0
     var error: String?
 
-    init(codec: AudioCodec, directory: String, fileName: String, confirmed: Bool) {
+    /// The WAV's rate, in Hz (the clock rate for G.711; the Opus decode rate).
+    let sampleRate: Int
+
+    init(codec: AudioCodec, sampleRate: Int, directory: String, fileName: String, confirmed: Bool) {
         self.codec = codec
-        self.jitterBuffer = JitterBuffer(configuration: .init(codec: codec))
+        let configuration = JitterBuffer.Configuration(codec: codec, sampleRate: sampleRate)
+        self.sampleRate = configuration.sampleRate
+        self.jitterBuffer = JitterBuffer(configuration: configuration)
         self.path = directory + "/" + fileName
         self.confirmed = confirmed
         pending.reserveCapacity(16_384)
     }
 
     func insert(_ h: RTPHeader, payload: UnsafeRawBufferPointer, at ns: Int64) {
-        _ = jitterBuffer.insert(timestamp: h.timestamp, marker: h.marker, arrival: ns, payload: payload) { collect($0) }
+        _ = jitterBuffer.insert(
+            timestamp: h.timestamp, marker: h.marker, arrival: ns, payload: payload, sequence: h.sequenceNumber
+        ) { collect($0) }
     }
 
     private func collect(_ frame: UnsafeBufferPointer<Int16>) {
@@ -218,7 +226,7 @@ final class StreamAudio {
     func flush() {
         guard error == nil else { return }
         do {
-            if writer == nil { writer = try WAVWriter(path: path, sampleRate: codec.clockRate) }
+            if writer == nil { writer = try WAVWriter(path: path, sampleRate: sampleRate) }
             try pending.withUnsafeBufferPointer { try writer!.write($0) }
             pending.removeAll(keepingCapacity: true)
         } catch {

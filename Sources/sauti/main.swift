@@ -11,7 +11,7 @@ let usage = """
     """
 
 let replayUsage = """
-    usage: sauti replay CAPTURE [--out DIR] [--json] [--stream SSRC]... [--decode-as PORT[=PT/CODEC/RATE]]... [--quiet]
+    usage: sauti replay CAPTURE [--out DIR] [--json] [--stream SSRC]... [--decode-as PORT[=PT/CODEC/RATE]]... [--opus-rate HZ] [--quiet]
 
     Finds every RTP stream in a pcap or pcapng capture and reports, per stream, packets,
     loss, duplicates, reordering, delta and jitter (Wireshark-compatible), RFC 4733 digits
@@ -23,6 +23,9 @@ let replayUsage = """
       --stream SSRC    only this SSRC (hex 0x1234abcd or decimal); repeatable
       --decode-as R    treat UDP port PORT as RTP; with =PT/CODEC/RATE also map a
                        payload type, e.g. --decode-as 4000=96/opus/48000; repeatable
+      --opus-rate HZ   decode Opus streams at HZ (8000, 12000, 16000, 24000 or 48000;
+                       default 48000): a plain libopus decode at that rate, FEC from
+                       the next packet and PLC where packets are missing
       --quiet          no progress on stderr
 
     exit status: 0 streams reported; 1 the capture is unreadable (partial report printed);
@@ -52,6 +55,11 @@ func replayCommand(_ args: ArraySlice<String>) -> Never {
             guard let v = it.next() else { fail("--out needs a folder") }
             options.outputDirectory = v
         case "--json": json = true
+        case "--opus-rate":
+            guard let v = it.next(), let r = Int(v), [8000, 12000, 16000, 24000, 48000].contains(r) else {
+                fail("--opus-rate needs 8000, 12000, 16000, 24000 or 48000")
+            }
+            options.opusSampleRate = r
         case "--quiet", "-q": quiet = true
         case "--stream":
             guard let v = it.next() else { fail("--stream needs an SSRC") }
