@@ -8,6 +8,9 @@ import SautiMedia
 /// every participant — without socket I/O. For 1, 3 and all participants speaking.
 struct MixBenchmark {
     var sizes = [10, 100, 1000, 10_000]
+    /// G.711 at 8 kHz, or Opus in a 16 kHz room (each participant decoded by its own
+    /// libopus decoder; the shared mix and each talker's mix encoded once, at complexity 5).
+    var opus = false
 
     struct Row {
         var participants: Int
@@ -26,7 +29,7 @@ struct MixBenchmark {
                 let r = rows.last!
                 print(
                     String(
-                        format: "%6d participants, %3@ speaking: tick p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  (%.3f µs per participant)",
+                        format: (opus ? "Opus " : "G.711") + " %6d participants, %3@ speaking: tick p50 %8.1f µs  p99 %8.1f µs  max %8.1f µs  (%.3f µs per participant)",
                         r.participants, r.speaking, r.p50, r.p99, r.max, r.p50 / Double(r.participants)))
             }
         }
@@ -34,6 +37,7 @@ struct MixBenchmark {
     }
 
     func measure(participants n: Int, speaking: Int, label: String) -> Row {
+        if opus { return measureOpus(participants: n, speaking: speaking, label: label) }
         let frame = 160
         let mixer = RoomMixer(capacity: n, frameSamples: frame, talkerLimit: 3)
         let slots = (0..<n).map { _ in mixer.join()! }
@@ -121,6 +125,80 @@ struct MixBenchmark {
             }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
             if tick >= 50 { times.append(elapsed) }
+        }
+        times.sort()
+        func pct(_ q: Double) -> Double { times[min(times.count - 1, Int(Double(times.count) * q))] }
+        return Row(participants: n, speaking: label, p50: pct(0.5), p99: pct(0.99), max: times.last ?? 0)
+    }
+
+    /// The same tick for Opus participants in a 16 kHz room.
+    func measureOpus(participants n: Int, speaking: Int, label: String) -> Row {
+        let frame = 320
+        let mixer = RoomMixer(capacity: n, frameSamples: frame, talkerLimit: 3)
+        let slots = (0..<n).map { _ in mixer.join()! }
+        let decoders = (0..<n).map { _ in try! OpusDecoder(sampleRate: 16_000) }
+        let encoders = (0..<4).map { _ in try! OpusEncoder(sampleRate: 16_000) }
+        // Each participant's packet: a tone for the speaking ones, silence for the rest.
+        let maxPacket = 400
+        let payloads = UnsafeMutableRawBufferPointer.allocate(byteCount: n * maxPacket, alignment: 8)
+        var lengths = [Int](repeating: 0, count: n)
+        var pcm = [Int16](repeating: 0, count: frame)
+        let warmEncoder = try! OpusEncoder(sampleRate: 16_000)
+        for p in 0..<n {
+            if p < speaking {
+                var g = ToneGenerator(
+                    ToneSpec(frequenciesHz: [300 + Double(p % 50) * 20], levelDBFS: -12 - Double(p % 7)), sampleRate: 16_000)
+                pcm.withUnsafeMutableBufferPointer { g.fill($0) }
+            } else {
+                for i in 0..<frame { pcm[i] = 0 }
+            }
+            lengths[p] = pcm.withUnsafeBufferPointer { src in
+                warmEncoder.encode(src, into: UnsafeMutableRawBufferPointer(rebasing: payloads[(p * maxPacket)..<((p + 1) * maxPacket)]))
+            }
+        }
+        let packetSize = 12 + maxPacket
+        let packets = UnsafeMutableRawBufferPointer.allocate(byteCount: n * packetSize, alignment: 8)
+        let encoded = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * maxPacket, alignment: 8)
+        var encodedLength = [Int](repeating: 0, count: 4)
+        defer {
+            payloads.deallocate()
+            packets.deallocate()
+            encoded.deallocate()
+        }
+        let ticks = n >= 1000 ? 200 : 500
+        var times: [Double] = []
+        times.reserveCapacity(ticks)
+        for tick in 0..<(ticks + 20) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for p in 0..<n {
+                _ = decoders[p].decode(
+                    UnsafeRawBufferPointer(rebasing: payloads[(p * maxPacket)..<(p * maxPacket + lengths[p])]),
+                    into: mixer.input(slots[p]))
+            }
+            mixer.mix()
+            encodedLength[3] = encoders[3].encode(
+                mixer.sharedOutput, into: UnsafeMutableRawBufferPointer(rebasing: encoded[(3 * maxPacket)..<(4 * maxPacket)]))
+            for seat in 0..<3 {
+                let holder = mixer.talkerSeat(seat)
+                guard holder >= 0 else { continue }
+                encodedLength[seat] = encoders[seat].encode(
+                    mixer.output(holder),
+                    into: UnsafeMutableRawBufferPointer(rebasing: encoded[(seat * maxPacket)..<((seat + 1) * maxPacket)]))
+            }
+            let seats = (mixer.talkerSeat(0), mixer.talkerSeat(1), mixer.talkerSeat(2))
+            for p in 0..<n {
+                let base = p * packetSize
+                packets[base] = 0x80
+                packets[base + 1] = 111
+                packets[base + 2] = UInt8(truncatingIfNeeded: tick >> 8)
+                packets[base + 3] = UInt8(truncatingIfNeeded: tick)
+                let which = slots[p] == seats.0 ? 0 : slots[p] == seats.1 ? 1 : slots[p] == seats.2 ? 2 : 3
+                let length = encodedLength[which]
+                UnsafeMutableRawBufferPointer(rebasing: packets[(base + 12)..<(base + 12 + length)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: encoded[(which * maxPacket)..<(which * maxPacket + length)]))
+            }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            if tick >= 20 { times.append(elapsed) }
         }
         times.sort()
         func pct(_ q: Double) -> Double { times[min(times.count - 1, Int(Double(times.count) * q))] }
