@@ -289,6 +289,11 @@ public final class ControlPlane: Sendable {
             throw .store(error)
         }
         let liveCall = live.withLock { $0[callID] }
+        // A repeated signal (ringing while ringing, answered once the engine has answered an
+        // inbound call) changes nothing and is not an error.
+        if (kind == "ringing" && call.status == "ringing") || (kind == "answered" && call.status == "in-progress") {
+            return call
+        }
         switch kind {
         case "ringing":
             try move(callID, to: "ringing", cause: nil)

@@ -410,6 +410,9 @@ struct DaemonTests {
         let (r, rb, _) = try await d.request(
             "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "ringing"])
         #expect(r == 200 && (rb as? [String: Any])?["status"] as? String == "ringing")
+        let (again, _, _) = try await d.request(
+            "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "ringing"])
+        #expect(again == 200, "a repeated signal is not an error")
         // The far end answers: its SDP answer names the port `sauti call` listens on.
         let phonePort: UInt16 = 39_316
         let caller = try BoundedProcess(
