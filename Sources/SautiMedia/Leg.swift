@@ -291,7 +291,17 @@ final class Leg: @unchecked Sendable {
 
     /// One 20 ms frame: play out inbound audio to the sinks, send one outbound frame,
     /// and the timers (digit timeouts, media timeout, RTCP).
+    /// One whole tick: the inbound half, then the outbound half.
     func tick(now: Int64) {
+        tickInbound(now: now)
+        tickOutbound(now: now)
+    }
+
+    /// The inbound half of a tick: one frame from the jitter buffer to the sinks (a room's
+    /// input among them), digits, collection and media timeouts. The worker runs every
+    /// leg's inbound half, then mixes its rooms, then every leg's outbound half, so a room's
+    /// mix holds this tick's audio.
+    func tickInbound(now: Int64) {
         confinement.check()
         // Inbound: exactly one frame per tick to the sinks.
         _ = jitterBuffer.tick(now: now, into: inFrame)
@@ -317,6 +327,11 @@ final class Leg: @unchecked Sendable {
             timedOut = true
             events.yield(.mediaTimeout)
         }
+    }
+
+    /// The outbound half of a tick: one frame from the source (a room's mix among them)
+    /// encoded and sent, the recorder, RTCP, the published counters.
+    func tickOutbound(now: Int64) {
         // Outbound.
         var sentAudio = false
         if configuration.direction.sends, let remote {

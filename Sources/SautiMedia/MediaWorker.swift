@@ -72,6 +72,8 @@ final class MediaWorker: @unchecked Sendable {
     // Worker-confined state.
     private var legs: [Leg] = []
     private var legsByFD: [Leg?] = []
+    /// The rooms this worker mixes (their legs are on this worker).
+    private var rooms: [Room] = []
     private var nextDeadline: Int64 = 0
     private var tickStatistics = TickStatistics()
     private var lastPublishedTick = 0
@@ -161,12 +163,19 @@ final class MediaWorker: @unchecked Sendable {
         _ = sauti_epoll_add(sockets, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
     }
 
+    func add(_ room: Room) { rooms.append(room) }
+
+    func remove(_ room: Room) {
+        if let i = rooms.firstIndex(where: { $0 === room }) { rooms.remove(at: i) }
+    }
+
     func remove(_ leg: Leg) {
         _ = sauti_epoll_del(sockets, leg.rtp.fd)
         _ = sauti_epoll_del(sockets, leg.rtcp.fd)
         legsByFD[Int(leg.rtp.fd)] = nil
         legsByFD[Int(leg.rtcp.fd)] = nil
         if let i = legs.firstIndex(where: { $0 === leg }) { legs.remove(at: i) }
+        for room in rooms { room.forget(leg.id) }
         leg.close()
     }
 
@@ -269,7 +278,15 @@ final class MediaWorker: @unchecked Sendable {
             tickStatistics.latenessBuckets[bucket] += 1
             tickStatistics.maxLatenessMicroseconds = max(tickStatistics.maxLatenessMicroseconds, Int(lateness / 1000))
             tickStatistics.ticks += 1
-            for leg in legs { leg.tick(now: start) }
+            if rooms.isEmpty {
+                for leg in legs { leg.tick(now: start) }
+            } else {
+                // Every leg's audio in, every room mixed, every leg's frame out: a room's mix
+                // holds this tick's audio.
+                for leg in legs { leg.tickInbound(now: start) }
+                for room in rooms { room.mixer.mix() }
+                for leg in legs { leg.tickOutbound(now: start) }
+            }
             nextDeadline += Self.periodNanoseconds
             tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
         }
