@@ -180,6 +180,17 @@ public final class ControlPlane: Sendable {
         return (Double(d.format.frames ?? 0) / Double(max(1, d.format.sampleRate)), size)
     }
 
+    /// Waits, up to `seconds`, until every queued events_url event is delivered or given up
+    /// (the `completed` of calls just ended among them).
+    public func drainEvents(seconds: Double = 3) async {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        var idleChecks = 0
+        while ContinuousClock.now < deadline && idleChecks < 2 {
+            idleChecks = events.isIdle ? idleChecks + 1 : 0
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Closes every live call (their recordings finish) and stops the media engine.
     public func shutdown() async {
         let calls = live.withLock { Array($0.values) }

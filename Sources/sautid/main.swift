@@ -93,5 +93,8 @@ for await s in stop {
 pruner.cancel()
 await server.shutdown()
 await control.shutdown()
+await control.drainEvents()
 say("sautid: stopped")
-exit(0)
+// Every write is committed (SQLite, the recordings fsynced): leave without running exit
+// handlers, which would tear libraries (OpenSSL) down under a thread still finishing.
+_exit(0)
