@@ -31,9 +31,16 @@ public struct BoundedProcess: Sendable {
     /// and whether it had to be ended.
     @discardableResult
     public func wait(seconds: Double) async -> (status: Int32, killed: Bool) {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while process.isRunning && ContinuousClock.now < deadline {
+        let started = ContinuousClock.now
+        let deadline = started + .milliseconds(Int64(seconds * 1000))
+        // A cancelled test (its time limit passed) stops waiting at once.
+        while process.isRunning && ContinuousClock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
+        }
+        let waited = ContinuousClock.now - started
+        if waited > .seconds(10) {
+            let name = process.executableURL?.lastPathComponent ?? "?"
+            print("BoundedProcess: \(name) ran \(waited)\(process.isRunning ? " and is still running" : "")")
         }
         var killed = false
         if process.isRunning {
