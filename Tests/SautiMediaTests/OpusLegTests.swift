@@ -263,18 +263,26 @@ func resampled(_ samples: [Int16], from: Int, to: Int) throws -> [Int16] {
     func bridgePCMUToOpus() async throws {
         let engine = try Self.engine(first: 41_100, last: 41_199, workers: 2)
         defer { engine.shutdown() }
-        // The far ends: P talks PCMU to X; Q talks Opus to Y; X and Y are bridged.
-        var pc = LegConfiguration(codec: .pcmu)
+        // The far ends: P talks PCMU to X; Q talks Opus to Y; X and Y are bridged. Every jitter
+        // buffer holds a fixed delay: this checks the transcoding, not how two adaptive
+        // buffers in series step their delays on a busy machine.
+        func fixed(_ c: LegConfiguration) -> LegConfiguration {
+            var c = c
+            c.minJitterDelayMilliseconds = 100
+            c.maxJitterDelayMilliseconds = 100
+            return c
+        }
+        var pc = fixed(LegConfiguration(codec: .pcmu))
         pc.mediaTimeoutMilliseconds = 0
         let x = try engine.openLeg(pc)
-        let y = try engine.openLeg(Self.opusConfiguration())
+        let y = try engine.openLeg(fixed(Self.opusConfiguration()))
         pc.remote = x.local
         let p = try engine.openLeg(pc)
-        let q = try engine.openLeg(Self.opusConfiguration(remote: y.local))
+        let q = try engine.openLeg(fixed(Self.opusConfiguration(remote: y.local)))
         var xc = pc
         xc.remote = p.local
         x.update(xc)
-        y.update(Self.opusConfiguration(remote: q.local))
+        y.update(fixed(Self.opusConfiguration(remote: q.local)))
         let bridge = LegBridge(x, y)
         let narrow = Similarity.speechLike(seconds: 2, seed: 0x0A, rate: 8000)
         let wide = Similarity.speechLike(seconds: 2, seed: 0x0B, rate: 16_000)
@@ -285,7 +293,7 @@ func resampled(_ samples: [Int16], from: Int, to: Int) throws -> [Int16] {
         try await Task.sleep(for: .milliseconds(200))
         p.setSource(PCMSource(samples: narrow))
         q.setSource(PCMSource(samples: wide))
-        try await Task.sleep(for: .milliseconds(2800))
+        try await Task.sleep(for: .milliseconds(3000))
         bridge.stop()
         for l in [p, q, x, y] { l.close() }
         let toWide = try resampled(Similarity.g711RoundTrip(narrow, .ulaw), from: 8000, to: 16_000)
