@@ -338,7 +338,7 @@ let ffmpegMissing = "ffmpeg is not installed (scripts/setup.sh installs it; CI h
                 "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", "8000", "-ac", "1", "-y", out,
             ], log: dir + "/ffmpeg.log")
         // Start sending once ffmpeg listens, so the start of the audio is not lost.
-        let listening = ContinuousClock.now + .seconds(10)
+        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
         while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -78,7 +78,7 @@ import Testing
                 "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
                 "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", "16000", "-ac", "1", "-y", out,
             ], log: dir + "/ffmpeg.log")
-        let listening = ContinuousClock.now + .seconds(10)
+        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
         while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -180,7 +180,11 @@ func resampled(_ samples: [Int16], from: Int, to: Int) throws -> [Int16] {
         let engine = try Self.engine(first: rate == 16_000 ? 41_000 : 41_050, last: rate == 16_000 ? 41_049 : 41_099)
         defer { engine.shutdown() }
         let source = try bandLimitedSpeech(seconds: 2, rate: rate)
-        let b = try engine.openLeg(Self.opusConfiguration(rate: rate))
+        // A fixed delay at the receiver: this checks the codec path, not the buffer's steps.
+        var bc = Self.opusConfiguration(rate: rate)
+        bc.minJitterDelayMilliseconds = 100
+        bc.maxJitterDelayMilliseconds = 100
+        let b = try engine.openLeg(bc)
         let recorder = PCMRecorderSink(maximumSeconds: 6, sampleRate: rate)
         b.addSink(recorder)
         let a = try engine.openLeg(Self.opusConfiguration(rate: rate, remote: b.local))
@@ -212,7 +216,10 @@ func resampled(_ samples: [Int16], from: Int, to: Int) throws -> [Int16] {
         try writeWAV(narrow, to: dir + "/prompt.wav")
         let engine = try Self.engine(first: 41_250, last: 41_299)
         defer { engine.shutdown() }
-        let b = try engine.openLeg(Self.opusConfiguration())
+        var bc = Self.opusConfiguration()
+        bc.minJitterDelayMilliseconds = 100
+        bc.maxJitterDelayMilliseconds = 100
+        let b = try engine.openLeg(bc)
         let heard = PCMRecorderSink(maximumSeconds: 6, sampleRate: 16_000)
         b.addSink(heard)
         let a = try engine.openLeg(Self.opusConfiguration(remote: b.local))
