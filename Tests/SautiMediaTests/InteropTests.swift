@@ -223,6 +223,32 @@ final class EventLog: Sendable {
     }
 }
 
+/// ffmpeg receiving RTP at 127.0.0.1:`port` as a recvonly SDP offer for `codec` describes
+/// it (written by SautiWire's offer writer), decoding `seconds` of it to `out` at `rate`.
+/// Returns once ffmpeg listens (it starts slowly on a loaded machine: up to 30 s), so the
+/// start of what a leg sends is not lost.
+func startFFmpegReceiver(codec: AudioCodecSpec, port: UInt16, seconds: Double, rate: Int, out: String, dir: String)
+    async throws -> BoundedProcess
+{
+    let sdpPath = dir + "/leg.sdp"
+    var session = SDPSession(
+        config: SDPLocalConfig(address: .v4(0x7F00_0001), codecPreference: [codec], telephoneEvent: false, rtcpMux: false),
+        localPort: port, sessionID: 1)
+    try session.offer(direction: .recvonly).write(toFile: sdpPath, atomically: true, encoding: .utf8)
+    let ffmpeg = try BoundedProcess(
+        try #require(InteropPaths.ffmpeg),
+        [
+            "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+            "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", String(rate), "-ac", "1", "-y", out,
+        ], log: dir + "/ffmpeg.log")
+    let listening = ContinuousClock.now + .seconds(30)
+    while !udpPortBound(port) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(udpPortBound(port), "ffmpeg listens on \(port): \(ffmpeg.log)")
+    return ffmpeg
+}
+
 /// Whether some socket listens on UDP `port` of 127.0.0.1 or any address (from /proc/net/udp).
 func udpPortBound(_ port: UInt16) -> Bool {
     guard let table = try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8) else { return false }
@@ -320,29 +346,10 @@ let ffmpegMissing = "ffmpeg is not installed (scripts/setup.sh installs it; CI h
         defer { engine.shutdown() }
         // ffmpeg receives on the port the SDP names; the leg sends there.
         let ffmpegPort: UInt16 = codec == .pcmu ? 33_200 : 33_210
-        let sdpPath = dir + "/leg.sdp"
-        // The SDP describes ffmpeg's side (where it receives), written by SautiWire's offer writer.
-        var session = SDPSession(
-            config: SDPLocalConfig(
-                address: .v4(0x7F00_0001), codecPreference: [codec == .pcmu ? .pcmu : .pcma], telephoneEvent: false,
-                rtcpMux: false),
-            localPort: ffmpegPort, sessionID: 1)
-        let sdp = session.offer(direction: .recvonly)
-        try sdp.write(toFile: sdpPath, atomically: true, encoding: .utf8)
         let out = dir + "/out.wav"
         let seconds = Double(Self.source.count) / 8000 + 0.6
-        let ffmpeg = try BoundedProcess(
-            InteropPaths.ffmpeg!,
-            [
-                "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-                "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", "8000", "-ac", "1", "-y", out,
-            ], log: dir + "/ffmpeg.log")
-        // Start sending once ffmpeg listens, so the start of the audio is not lost.
-        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
-        while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(udpPortBound(ffmpegPort), "ffmpeg listens on \(ffmpegPort): \(ffmpeg.log)")
+        let ffmpeg = try await startFFmpegReceiver(
+            codec: codec == .pcmu ? .pcmu : .pcma, port: ffmpegPort, seconds: seconds, rate: 8000, out: out, dir: dir)
         var configuration = LegConfiguration(
             codec: codec, remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))
         configuration.mediaTimeoutMilliseconds = 0

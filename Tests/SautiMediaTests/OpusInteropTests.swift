@@ -62,27 +62,11 @@ import Testing
         let engine = try OpusLegTests.engine(first: 41_300, last: 41_349)
         defer { engine.shutdown() }
         let ffmpegPort: UInt16 = 41_390
-        let sdpPath = dir + "/leg.sdp"
-        var session = SDPSession(
-            config: SDPLocalConfig(
-                address: .v4(0x7F00_0001), codecPreference: [.opus(receiving: OpusFormatParameters())],
-                telephoneEvent: false, rtcpMux: false),
-            localPort: ffmpegPort, sessionID: 1)
-        let sdp = session.offer(direction: .recvonly)
-        try sdp.write(toFile: sdpPath, atomically: true, encoding: .utf8)
         let out = dir + "/out.wav"
         let seconds = Double(Self.source.count) / 16_000 + 0.6
-        let ffmpeg = try BoundedProcess(
-            InteropPaths.ffmpeg!,
-            [
-                "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-                "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", "16000", "-ac", "1", "-y", out,
-            ], log: dir + "/ffmpeg.log")
-        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
-        while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(udpPortBound(ffmpegPort), "ffmpeg listens on \(ffmpegPort): \(ffmpeg.log)")
+        let ffmpeg = try await startFFmpegReceiver(
+            codec: .opus(receiving: OpusFormatParameters()), port: ffmpegPort, seconds: seconds, rate: 16_000, out: out,
+            dir: dir)
         // PT 96: what the offer numbered Opus.
         var configuration = OpusLegTests.opusConfiguration(
             remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))

@@ -41,25 +41,10 @@ import Testing
         defer { engine.shutdown() }
         // ffmpeg receives on the port the SDP names; the leg sends there (as InteropTests does).
         let ffmpegPort = first + 10
-        let sdpPath = dir + "/leg.sdp"
-        var session = SDPSession(
-            config: SDPLocalConfig(
-                address: .v4(0x7F00_0001), codecPreference: [.pcmu], telephoneEvent: false, rtcpMux: false),
-            localPort: ffmpegPort, sessionID: 1)
-        try session.offer(direction: .recvonly).write(toFile: sdpPath, atomically: true, encoding: .utf8)
         let out = dir + "/out.wav"
         let seconds = Self.speechSeconds + 0.8
-        let ffmpeg = try BoundedProcess(
-            InteropPaths.ffmpeg!,
-            [
-                "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-                "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", "8000", "-ac", "1", "-y", out,
-            ], log: dir + "/ffmpeg.log")
-        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
-        while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(udpPortBound(ffmpegPort), "ffmpeg listens on \(ffmpegPort): \(ffmpeg.log)")
+        let ffmpeg = try await startFFmpegReceiver(
+            codec: .pcmu, port: ffmpegPort, seconds: seconds, rate: 8000, out: out, dir: dir)
         var configuration = LegConfiguration(
             codec: .pcmu, remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))
         configuration.mediaTimeoutMilliseconds = 0

@@ -19,21 +19,9 @@ import Testing
         let expected = try SpeechSynthesizer.shared.synthesize(Self.phrase, language: "en-US")
         let expectedSeconds = Double(expected.count) / 22050
         let ffmpegPort: UInt16 = 37_200
-        var session = SDPSession(
-            config: SDPLocalConfig(address: .v4(0x7F00_0001), codecPreference: [.pcmu], telephoneEvent: false, rtcpMux: false),
-            localPort: ffmpegPort, sessionID: 1)
-        try session.offer(direction: .recvonly).write(toFile: dir + "/leg.sdp", atomically: true, encoding: .utf8)
         let out = dir + "/say.wav"
-        let ffmpeg = try BoundedProcess(
-            InteropPaths.ffmpeg!,
-            [
-                "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
-                "-i", dir + "/leg.sdp", "-t", String(format: "%.2f", expectedSeconds + 1.5), "-ar", "8000", "-ac", "1", "-y", out,
-            ], log: dir + "/ffmpeg.log")
-        let listening = ContinuousClock.now + .seconds(30)  // ffmpeg starts slowly on a loaded machine
-        while !udpPortBound(ffmpegPort) && ContinuousClock.now < listening && ffmpeg.process.isRunning {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let ffmpeg = try await startFFmpegReceiver(
+            codec: .pcmu, port: ffmpegPort, seconds: expectedSeconds + 1.5, rate: 8000, out: out, dir: dir)
         var configuration = LegConfiguration(codec: .pcmu, remote: Endpoint(address: .v4(0x7F00_0001), port: ffmpegPort))
         configuration.mediaTimeoutMilliseconds = 0
         let leg = try engine.openLeg(configuration)
