@@ -50,6 +50,9 @@ final class Leg: @unchecked Sendable {
     var timestamp: UInt32
     var first = true
     var sourceObject: FrameSource?
+    /// The room output the leg hears, while it is `sourceObject`: a frame that was the
+    /// room's shared mix goes out as the room's shared payload, encoded once for all.
+    var roomOutput: RoomOutput?
     var sinks: [FrameSink] = []
     /// The running recording's worker half (Recorder.swift), called after the outbound frame.
     var recorder: Recorder?
@@ -140,6 +143,32 @@ final class Leg: @unchecked Sendable {
 
     /// Traps in debug builds when the leg is touched off its worker's thread.
     var confinement = ThreadConfinement()
+
+    /// The worker that owns the leg. It changes only when the leg moves (`MediaWorker
+    /// .handOver`), under this lock, which `submit` also holds: a command is queued on the
+    /// owner, and a command queued on the old owner before the move is forwarded.
+    private let ownerLock = Mutex<MediaWorker?>(nil)
+
+    /// The owning worker.
+    var owner: MediaWorker? { ownerLock.withLock { $0 } }
+
+    /// Sets the first owner (before the leg's first command).
+    func adopt(_ worker: MediaWorker) { ownerLock.withLock { $0 = worker } }
+
+    /// Queues `body` on the owning worker.
+    func submit(_ body: @escaping @Sendable (MediaWorker) -> Void) {
+        ownerLock.withLock { $0?.submit(self, body) }
+    }
+
+    /// Runs `change` on the owner under the lock: the hand-over swaps the owner and queues
+    /// the leg's arrival on the new one in one step, so no command overtakes it.
+    func changeOwner(_ change: (inout MediaWorker?) -> Void) { ownerLock.withLock { change(&$0) } }
+
+    /// The leg arrived on another worker's thread: the confinement checks adopt it.
+    func rehome() {
+        confinement.reset()
+        recorder?.rehome()
+    }
 
     /// One datagram on the RTP socket (or RTCP when muxed).
     func receiveRTP(_ data: UnsafeRawBufferPointer, from address: UnsafePointer<sockaddr_storage>, now: Int64) {
@@ -385,13 +414,28 @@ final class Leg: @unchecked Sendable {
         var n = frameSamples
         let codec = configuration.codec
         let pcm = UnsafeBufferPointer(outFrame)
+        // The room's shared mix, already encoded for this codec: copy, do not encode.
+        let room = !ended && roomOutput != nil && roomOutput === sourceObject && roomOutput!.heardShared
+            ? roomOutput!.room : nil
         switch codec {
         case .pcmu, .pcma:
             let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
-            G711.encode(codec == .pcmu ? .ulaw : .alaw, pcm, into: codes)
+            if let room, n == 160 {
+                _ = codes.update(fromContentsOf: room.sharedG711(codec == .pcmu ? .ulaw : .alaw))
+            } else {
+                G711.encode(codec == .pcmu ? .ulaw : .alaw, pcm, into: codes)
+            }
         case .opus:
             guard let encoder = opusEncoder else { return false }
-            n = encoder.encode(pcm, into: UnsafeMutableRawBufferPointer(rebasing: packet[12...]))
+            let body = UnsafeMutableRawBufferPointer(rebasing: packet[12...])
+            if let room, let shared = room.sharedOpus(rate: frameSamples * 50, settings: encoder.settings),
+                shared.count <= body.count
+            {
+                body.copyMemory(from: shared)
+                n = shared.count
+            } else {
+                n = encoder.encode(pcm, into: body)
+            }
             if n == 0 {
                 statistics.encodeErrors += 1
                 return false

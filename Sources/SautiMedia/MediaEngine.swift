@@ -123,9 +123,10 @@ public final class MediaEngine: Sendable {
         let leg = Leg(
             id: id, configuration: configuration, sockets: sockets, pool: ports, events: continuation, published: shared,
             now: monotonicNanoseconds())
-        worker.submit { $0.add(leg) }
+        leg.adopt(worker)
+        worker.submit(leg) { $0.add(leg) }
         return MediaLeg(
-            leg: leg, worker: worker, io: io, events: stream, statistics: shared,
+            leg: leg, io: io, events: stream, statistics: shared,
             speech: (thread: speechThread, cache: speechCache), fetcher: fetcher)
     }
 
@@ -151,7 +152,8 @@ public final class MediaEngine: Sendable {
 /// at the next frame boundary; events arrive on `events`.
 public final class MediaLeg: Sendable {
     let leg: Leg
-    let worker: MediaWorker
+    /// The worker that runs the leg now (legs move to their room's or bridge's worker).
+    var worker: MediaWorker { leg.owner! }
     /// The engine's I/O thread (recordings write there).
     let io: MediaIOThread
     /// The engine's speech thread and cache (`say`).
@@ -164,12 +166,11 @@ public final class MediaLeg: Sendable {
     public let events: AsyncStream<LegEvent>
 
     init(
-        leg: Leg, worker: MediaWorker, io: MediaIOThread, events: AsyncStream<LegEvent>, statistics: SharedStatistics,
+        leg: Leg, io: MediaIOThread, events: AsyncStream<LegEvent>, statistics: SharedStatistics,
         speech: (thread: MediaIOThread, cache: SpeechCache), fetcher: PlayFetcher
     ) {
         self.fetcher = fetcher
         self.leg = leg
-        self.worker = worker
         self.io = io
         self.speech = speech
         self.events = events
@@ -187,7 +188,28 @@ public final class MediaLeg: Sendable {
 
     func onWorker(_ body: @escaping @Sendable (Leg) -> Void) {
         let leg = self.leg
-        worker.submit(leg) { _ in body(leg) }
+        leg.submit { _ in body(leg) }
+    }
+
+    /// Moves the leg to `worker` at a frame boundary and returns once it runs there (at
+    /// once if it is there already). Its sockets, buffers, playback and recording go with
+    /// it; datagrams that arrive meanwhile wait in the socket.
+    func move(to target: MediaWorker) async {
+        let leg = self.leg
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            leg.submit { w in w.handOver(leg, to: target) { _ in c.resume() } }
+        }
+    }
+
+    /// Moves the leg to the worker that runs `other`, so the two can be joined without
+    /// crossing threads (a bridge's legs share a worker).
+    public func move(toWorkerOf other: MediaLeg) async {
+        await move(to: other.worker)
+    }
+
+    /// Moves the leg to the media worker `index` (modulo the worker count).
+    public func move(toWorker index: Int, of engine: MediaEngine) async {
+        await move(to: engine.workers[((index % engine.workers.count) + engine.workers.count) % engine.workers.count])
     }
 
     /// Replaces the configuration (a re-offer: new remote, codec, direction); the leg keeps
@@ -253,6 +275,6 @@ public final class MediaLeg: Sendable {
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let leg = self.leg
-        worker.submit(leg) { w in w.remove(leg) }
+        leg.submit { w in w.remove(leg) }
     }
 }

@@ -170,13 +170,38 @@ final class MediaWorker: @unchecked Sendable {
     }
 
     func remove(_ leg: Leg) {
+        detach(leg)
+        leg.close()
+    }
+
+    /// Takes `leg` off this worker: its sockets leave the poll set (datagrams wait in the
+    /// kernel), it is no longer ticked, and rooms here forget it.
+    private func detach(_ leg: Leg) {
         _ = sauti_epoll_del(sockets, leg.rtp.fd)
         _ = sauti_epoll_del(sockets, leg.rtcp.fd)
-        legsByFD[Int(leg.rtp.fd)] = nil
-        legsByFD[Int(leg.rtcp.fd)] = nil
+        if Int(leg.rtp.fd) < legsByFD.count { legsByFD[Int(leg.rtp.fd)] = nil }
+        if Int(leg.rtcp.fd) < legsByFD.count { legsByFD[Int(leg.rtcp.fd)] = nil }
         if let i = legs.firstIndex(where: { $0 === leg }) { legs.remove(at: i) }
-        for room in rooms { room.forget(leg.id) }
-        leg.close()
+        for room in rooms { room.leave(leg) }
+    }
+
+    /// Moves `leg` (owned by this worker; called on its thread, at a frame boundary) to
+    /// `target`, then runs `arrived` on the target's thread. Commands for the leg queued
+    /// here after this one are forwarded to the target, in order, behind the arrival.
+    func handOver(_ leg: Leg, to target: MediaWorker, arrived: @escaping @Sendable (MediaWorker) -> Void) {
+        guard target !== self, legs.contains(where: { $0 === leg }) else {
+            arrived(self)
+            return
+        }
+        detach(leg)
+        leg.changeOwner { owner in
+            owner = target
+            target.submit(leg) { w in
+                leg.rehome()
+                w.add(leg)
+                arrived(w)
+            }
+        }
     }
 
     private func run() {
@@ -208,7 +233,14 @@ final class MediaWorker: @unchecked Sendable {
             q.removeAll(keepingCapacity: true)
             return taken
         }
-        for (_, body) in pending { body(self) }
+        for (leg, body) in pending {
+            // A command queued before its leg moved away follows the leg.
+            if let leg, let owner = leg.owner, owner !== self {
+                leg.submit(body)
+                continue
+            }
+            body(self)
+        }
     }
 
     /// Receives everything waiting on every leg's sockets.
@@ -284,7 +316,7 @@ final class MediaWorker: @unchecked Sendable {
                 // Every leg's audio in, every room mixed, every leg's frame out: a room's mix
                 // holds this tick's audio.
                 for leg in legs { leg.tickInbound(now: start) }
-                for room in rooms { room.mixer.mix() }
+                for room in rooms { room.mixTick() }
                 for leg in legs { leg.tickOutbound(now: start) }
             }
             nextDeadline += Self.periodNanoseconds

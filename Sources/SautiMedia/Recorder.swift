@@ -135,6 +135,9 @@ final class Recorder: @unchecked Sendable {
     /// Checks, in debug builds, that only one thread (the leg's worker) ticks it.
     private var confinement = ThreadConfinement()
 
+    /// The leg moved to another worker: that thread ticks the recording from now on.
+    func rehome() { confinement.reset() }
+
     /// A recording of ticks of `frameSamples` samples (per channel) as `spec` asks.
     init(_ spec: RecordingSpec, frameSamples: Int, sampleRate: Int, link: RecordingLink) {
         self.link = link
@@ -280,6 +283,14 @@ struct ThreadConfinement {
             } else {
                 owner = me
             }
+        #endif
+    }
+
+    /// Forgets the owner: the next `check` adopts its thread (after a hand-over between
+    /// workers, which the command queue orders).
+    mutating func reset() {
+        #if DEBUG
+            owner = nil
         #endif
     }
 }

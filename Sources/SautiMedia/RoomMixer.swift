@@ -37,6 +37,9 @@ public final class RoomMixer {
     private let inputs: UnsafeMutableBufferPointer<Int16>
     private let sum: UnsafeMutableBufferPointer<Int32>
     private let shared: UnsafeMutableBufferPointer<Int16>
+    /// Audio everyone hears this tick (a beep), over the talkers.
+    private let overlayBuffer: UnsafeMutableBufferPointer<Int16>
+    private var hasOverlay = false
     /// Talker seat s's own mix (the sum without its audio).
     private let seatOutputs: UnsafeMutableBufferPointer<Int16>
     /// Per participant.
@@ -74,6 +77,7 @@ public final class RoomMixer {
         inputs = make(self.capacity * self.frameSamples, 0)
         sum = make(self.frameSamples, 0)
         shared = make(self.frameSamples, 0)
+        overlayBuffer = make(self.frameSamples, 0)
         seatOutputs = make(self.talkerLimit * self.frameSamples, 0)
         inUse = make(self.capacity, false)
         muted = make(self.capacity, false)
@@ -93,6 +97,7 @@ public final class RoomMixer {
         inputs.deallocate()
         sum.deallocate()
         shared.deallocate()
+        overlayBuffer.deallocate()
         seatOutputs.deallocate()
         inUse.deallocate()
         muted.deallocate()
@@ -151,6 +156,13 @@ public final class RoomMixer {
     public func input(_ slot: Int) -> UnsafeMutableBufferPointer<Int16> {
         hasInput[slot] = true
         return UnsafeMutableBufferPointer(rebasing: inputs[(slot * frameSamples)..<((slot + 1) * frameSamples)])
+    }
+
+    /// A frame every participant hears this tick, talkers included (a beep); write it
+    /// before `mix()`.
+    public func overlay() -> UnsafeMutableBufferPointer<Int16> {
+        hasOverlay = true
+        return overlayBuffer
     }
 
     /// Whether `slot` is speaking (over the threshold, or within the hangover).
@@ -236,6 +248,10 @@ public final class RoomMixer {
         for s in 0..<talkerLimit where seats[s] >= 0 {
             let base = Int(seats[s]) * n
             for i in 0..<n { sum[i] &+= Int32(inputs[base + i]) }
+        }
+        if hasOverlay {
+            hasOverlay = false
+            for i in 0..<n { sum[i] &+= Int32(overlayBuffer[i]) }
         }
         for i in 0..<n { shared[i] = Int16(clamping: sum[i]) }
         for s in 0..<talkerLimit where seats[s] >= 0 {

@@ -221,6 +221,10 @@ final class EventLog: Sendable {
     var digits: String {
         String(all.compactMap { if case .digit(let d, _) = $0 { return d } else { return nil } })
     }
+    /// The recordings' outcomes, in order.
+    var recordings: [RecordingOutcome] {
+        all.compactMap { if case .recordingFinished(let o) = $0 { return o } else { return nil } }
+    }
 }
 
 /// ffmpeg receiving RTP at 127.0.0.1:`port` as a recvonly SDP offer for `codec` describes
