@@ -112,6 +112,16 @@ public struct ControlAPI: Sendable {
         return s
     }
 
+    /// A path segment as text: percent-decoded (a conference's name may hold spaces).
+    static func pathName(_ segment: String) throws(ControlError) -> String {
+        guard let name = segment.removingPercentEncoding, !name.isEmpty, name.unicodeScalars.count <= 128,
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw ControlError(400, "invalid_name", "a conference name is 1 to 128 characters, percent-encoded in the path")
+        }
+        return name
+    }
+
     func e164(_ body: [String: Any], _ key: String) throws(ControlError) -> String {
         let s = try string(body, key, required: true) ?? ""
         guard s.count >= 3, s.count <= 16, s.first == "+", s.dropFirst().allSatisfy(\.isNumber) else {
@@ -126,7 +136,8 @@ public struct ControlAPI: Sendable {
         (["numbers", "*"], ["GET"]), (["numbers", "*", "routing"], ["PATCH"]), (["calls"], ["GET", "POST"]),
         (["calls", "stats"], ["GET"]), (["calls", "*"], ["GET"]), (["calls", "*", "events"], ["GET"]),
         (["calls", "*", "signal"], ["POST"]), (["calls", "*", "actions"], ["POST"]), (["calls", "*", "hangup"], ["POST"]),
-        (["recordings", "*"], ["GET"]), (["recordings", "*", "audio"], ["GET"]),
+        (["recordings", "*"], ["GET"]), (["recordings", "*", "audio"], ["GET"]), (["conferences"], ["GET"]),
+        (["conferences", "*"], ["GET"]), (["conferences", "*", "participants", "*"], ["POST"]),
     ]
 
     /// The methods the path takes; nil when no route has that path.
@@ -270,6 +281,20 @@ public struct ControlAPI: Sendable {
             }
             try control.replaceActions(callID: rest[1], document: document)
             return Self.json(202, ["status": "accepted", "actions": document.actions.count])
+        case ("GET", 1, "conferences"):
+            try require(caller, .customer)
+            return Self.json(200, ["data": await control.conferences()])
+        case ("GET", 2, "conferences"):
+            try require(caller, .customer)
+            return Self.json(200, try await control.conference(named: Self.pathName(rest[1])))
+        case ("POST", 4, "conferences") where rest[2] == "participants":
+            try require(caller, .customer)
+            let b = try body(request)
+            guard let muted = b["muted"] as? Bool, b.count == 1 else {
+                throw ControlError(422, "invalid_field", "the body must be {\"muted\": true or false}", details: ["/muted"])
+            }
+            return Self.json(
+                200, try await control.setConferenceMute(name: Self.pathName(rest[1]), callID: rest[3], muted: muted))
         case ("GET", 2, "recordings"):
             try require(caller, .customer)
             let r = try storeCall { try control.store.recording(id: rest[1]) }

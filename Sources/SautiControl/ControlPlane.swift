@@ -38,6 +38,9 @@ public struct ControlConfiguration: Sendable {
     public var presignedURLSeconds = 900
     /// Attempts to deliver one events_url event before giving up on it.
     public var eventDeliveryAttempts = 6
+    /// Talkers mixed at once in a conference room (the K loudest; everyone is still heard
+    /// for levels, talk events and digits).
+    public var conferenceTalkers = 3
 
     public init() {}
 
@@ -106,6 +109,8 @@ public final class ControlPlane: Sendable {
     let webhook: CallbackPoster
     /// The voice_url client every call's flow shares.
     let flowClient: CallbackClient
+    /// Named conference rooms.
+    let conferences: ConferenceDirectory
 
     /// Opens the data folder (creating it), the store and the media engine; recovers what a
     /// previous process left (live calls become failed with `engine-restart`, their
@@ -138,6 +143,8 @@ public final class ControlPlane: Sendable {
         let poster = CallbackPoster(timeoutSeconds: configuration.callbackTimeoutSeconds)
         webhook = poster
         events = EventDelivery(poster: poster, attempts: configuration.eventDeliveryAttempts)
+        conferences = ConferenceDirectory(talkers: configuration.conferenceTalkers)
+        conferences.attach(self)
         try recover()
     }
 
@@ -194,6 +201,7 @@ public final class ControlPlane: Sendable {
     /// Closes every live call (their recordings finish) and stops the media engine.
     public func shutdown() async {
         let calls = live.withLock { Array($0.values) }
+        await conferences.closeAll()
         for c in calls { c.leg.close() }
         for c in calls {
             let task = c.flowTask.withLock { $0 }
@@ -424,10 +432,11 @@ public final class ControlPlane: Sendable {
             answered: answered || call?.status == "in-progress")
         let signalling = EngineSignalling(control: self, callID: liveCall.id)
         let store = self.store
-        let flow = CallFlow(
+        var flow = CallFlow(
             leg: liveCall.leg, context: context, configuration: flowConfiguration, signalling: signalling,
             control: liveCall.flowControl,
             onEvent: { [weak self] e in self?.flowEvent(e, call: liveCall, numberID: number.id) })
+        flow.conferencing = conferences
         _ = store
         let task = Task {
             _ = await flow.run(initial: document)

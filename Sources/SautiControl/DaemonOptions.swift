@@ -27,6 +27,7 @@ public enum DaemonOptions {
           --signalling-webhook URL   where the engine asks the registrar to answer, reject or hang up
           --callback-timeout S       seconds a customer's app may take to reply (10)
           --retention-days N         days recordings are kept; 0 keeps them (30)
+          --conference-talkers K     talkers mixed at once in a conference room (3)
           --config FILE              a file of key = value lines with the names above (without --)
           --openapi                  print the OpenAPI document and exit
           -h, --help                 this text
@@ -34,7 +35,7 @@ public enum DaemonOptions {
         Environment: SAUTID_DATA_DIR, SAUTID_HOST, SAUTID_PORT, SAUTID_MEDIA_ADDRESS,
         SAUTID_RTP_PORTS, SAUTID_WORKERS, SAUTID_REGISTRAR_TOKEN, SAUTID_CUSTOMER_TOKENS (comma
         list), SAUTID_SIGNALLING_WEBHOOK, SAUTID_CALLBACK_TIMEOUT, SAUTID_RETENTION_DAYS,
-        SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
+        SAUTID_CONFERENCE_TALKERS, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
         """
 
     /// The settings from `arguments` (without the program name), `environment` and the
@@ -116,6 +117,11 @@ public enum DaemonOptions {
             case "retention-days":
                 guard let d = Int(value), d >= 0 else { throw OptionError(description: "--retention-days \(value): 0 or more") }
                 c.recordingRetentionDays = d
+            case "conference-talkers":
+                guard let k = Int(value), (1...16).contains(k) else {
+                    throw OptionError(description: "--conference-talkers \(value): 1 to 16")
+                }
+                c.conferenceTalkers = k
             default: break
             }
         }
@@ -130,6 +136,6 @@ public enum DaemonOptions {
 
     static let known: Set<String> = [
         "data-dir", "host", "port", "media-address", "rtp-ports", "workers", "registrar-token", "customer-token",
-        "signalling-webhook", "callback-timeout", "retention-days", "config",
+        "signalling-webhook", "callback-timeout", "retention-days", "conference-talkers", "config",
     ]
 }

@@ -261,6 +261,38 @@ public enum OpenAPI {
                     "responses": merge(["200": response("The call", ref("Call"))], errors([401, 403, 404, 409])),
                 ] as [String: Any]
             ],
+            "/v1/conferences": [
+                "get": [
+                    "summary": "The conference rooms running now, with their participants", "security": customer,
+                    "responses": merge(
+                        [
+                            "200": response(
+                                "Rooms",
+                                ["type": "object", "required": ["data"], "properties": ["data": ["type": "array", "items": ref("Conference")]]])
+                        ], errors([401, 403])),
+                ] as [String: Any]
+            ],
+            "/v1/conferences/{name}": [
+                "get": [
+                    "summary": "A running room by name (percent-encoded): participants, who is talking, who is muted",
+                    "security": customer, "parameters": [idParameter("name")],
+                    "responses": merge(["200": response("The room", ref("Conference"))], errors([400, 401, 403, 404])),
+                ] as [String: Any]
+            ],
+            "/v1/conferences/{name}/participants/{call_id}": [
+                "post": [
+                    "summary": "Mute or unmute a participant (a muted participant still hears the room)",
+                    "security": customer, "parameters": [idParameter("name"), idParameter("call_id")],
+                    "requestBody": [
+                        "required": true,
+                        "content": content([
+                            "type": "object", "required": ["muted"], "additionalProperties": false,
+                            "properties": ["muted": ["type": "boolean"]],
+                        ]),
+                    ],
+                    "responses": merge(["200": response("The room", ref("Conference"))], errors([400, 401, 403, 404, 422])),
+                ] as [String: Any]
+            ],
             "/v1/recordings/{id}": [
                 "get": [
                     "summary": "A recording: 202 while captured, 200 with a presigned URL (15 min), 410 once pruned",
@@ -310,6 +342,30 @@ public enum OpenAPI {
                             "id": ["type": "integer"], "name": ["type": "string"],
                             "detail": ["type": "object", "additionalProperties": ["type": "string"]],
                             "occurred_at": ["type": "string"],
+                        ] as [String: Any],
+                    ] as [String: Any],
+                    "Conference": [
+                        "type": "object",
+                        "required": ["id", "name", "created_at", "started", "sample_rate", "max_participants", "recording", "participants"],
+                        "properties": [
+                            "id": ["type": "string"], "name": ["type": "string"], "created_at": ["type": "string"],
+                            "started": ["type": "boolean"], "sample_rate": ["type": "integer"],
+                            "max_participants": ["type": "integer"], "recording": ["type": "boolean"],
+                            "recording_id": nullableString,
+                            "participants": [
+                                "type": "array",
+                                "items": [
+                                    "type": "object",
+                                    "required": ["call_id", "muted", "waiting", "speaking", "talker", "joined_at"],
+                                    "properties": [
+                                        "call_id": ["type": "string"], "muted": ["type": "boolean"],
+                                        "waiting": ["type": "boolean"], "speaking": ["type": "boolean"],
+                                        "talker": ["type": "boolean"], "joined_at": ["type": "string"],
+                                        "start_conference_on_enter": ["type": "boolean"],
+                                        "end_conference_on_exit": ["type": "boolean"],
+                                    ] as [String: Any],
+                                ] as [String: Any],
+                            ] as [String: Any],
                         ] as [String: Any],
                     ] as [String: Any],
                     "Recording": [

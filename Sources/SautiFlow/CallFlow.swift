@@ -142,6 +142,8 @@ public struct CallFlow: Sendable {
     public let signalling: any CallSignalling
     public let control: CallFlowControl?
     public let onEvent: @Sendable (CallFlowEvent) -> Void
+    /// Named rooms for the `conference` verb; nil: the verb is reported unsupported.
+    public var conferencing: (any CallConferencing)?
 
     public init(
         leg: MediaLeg, context: CallFlowContext, configuration: CallFlowConfiguration,
@@ -166,7 +168,7 @@ public struct CallFlow: Sendable {
 }
 
 /// One call's interpreter state. Used by one task only.
-private final class FlowRunner {
+final class FlowRunner {
     let flow: CallFlow
     let mailbox: EventMailbox
     let client: CallbackClient
@@ -293,7 +295,9 @@ private final class FlowRunner {
             case .success(let d): return .replace(d)
             case .failure(let end): return .end(end)
             }
-        case .dial, .conference:
+        case .conference(let c):
+            return await conference(c)
+        case .dial:
             emit("action.unsupported", ["verb": action.verb, "why": "not supported yet"])
             return .proceed
         case .reject, .hangup:

@@ -13,6 +13,8 @@ final class EventMailbox: Sendable {
         var waiter: CheckedContinuation<LegEvent?, Never>?
         var waiterID = 0
         var ended = false
+        /// A nudge no `next` has seen yet (it returns nil once for it).
+        var nudged = false
     }
     /// The state, in a box the pump task and timers can hold (a `Mutex` cannot be copied).
     private final class Box: Sendable {
@@ -59,10 +61,32 @@ final class EventMailbox: Sendable {
         waiter?.resume(returning: nil)
     }
 
+    /// Makes the waiting `next`, or the next one to come, return nil once: something
+    /// outside the leg's events needs the flow's attention (its conference ended). Unlike
+    /// `interrupt`, it is not lost when no one waits at that moment.
+    func nudge() {
+        let waiter = state.withLock { s -> CheckedContinuation<LegEvent?, Never>? in
+            guard let w = s.waiter else {
+                s.nudged = true
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Forgets a nudge not yet seen.
+    func clearNudge() { state.withLock { $0.nudged = false } }
+
     /// The next event, or nil when `deadline` (a `ContinuousClock` instant; nil: none)
-    /// passes first or the events have ended.
+    /// passes first, the events have ended, or a nudge came.
     func next(before deadline: ContinuousClock.Instant?) async -> LegEvent? {
         let ready = state.withLock { s -> (LegEvent?, Bool) in
+            if s.nudged {
+                s.nudged = false
+                return (nil, true)
+            }
             if !s.queue.isEmpty { return (s.queue.removeFirst(), true) }
             return (nil, s.ended)
         }

@@ -8,6 +8,7 @@ Every POST is checked the way a customer would check it: the X-Sautikit-Signatur
 must be v1= and the hex HMAC-SHA256 (keyed with SECRET) of the X-Sautikit-Timestamp
 value, ".", and the raw body; the timestamp must be within five minutes. GET /log gives
 every request as JSON lines: path, timestamp, signature, signature_ok, the raw body.
+GET /hold.wav gives two seconds of a 300 Hz tone (wait music).
 
 POST /voice        XML: a welcome, then a menu in <GetDigits> with a nested <Say> prompt
 POST /menu         JSON: digit 1 leads to a recording, anything else to goodbye
@@ -23,6 +24,8 @@ POST /events       200: an events_url
 POST /flaky-events 503 to the first two posts of each (call_id, event), then 200
 POST /signalling   200: the registrar's signalling webhook
 POST /longrecord   JSON: a recording of up to 60 s that only a hangup ends
+POST /conference?name=N&start=0|1&end=0|1&record=0|1&muted=0|1&beep=0|1&wait=URL&max=N
+                   JSON: a conference with those attributes, then say and hangup
 """
 
 import hashlib
@@ -40,6 +43,22 @@ LOG = []
 LOCK = threading.Lock()
 # /flaky-events: how many times each (call_id, event) was posted.
 ATTEMPTS = {}
+
+
+def hold_music():
+    """Two seconds of a 300 Hz tone at 8 kHz, as a WAV: the conference tests' wait music."""
+    import io
+    import math
+    import struct
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(6000 * math.sin(2 * math.pi * 300 * i / 8000))) for i in range(16000)))
+    return out.getvalue()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -64,7 +83,16 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 text = "\n".join(json.dumps(e) for e in LOG)
             return self.reply(200, text, "text/plain")
+        if self.path == "/hold.wav":
+            return self.reply_bytes(200, hold_music(), "audio/wav")
         self.reply(404, "", "text/plain")
+
+    def reply_bytes(self, status, data, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
@@ -139,6 +167,27 @@ class Handler(BaseHTTPRequestHandler):
                 {"verb": "say", "text": "Nobody is there."},
                 {"verb": "hangup"},
             ]
+            return self.reply(200, json.dumps(actions), "application/json")
+        if self.path.startswith("/conference"):
+            # /conference?name=N&start=0&end=1&record=1&muted=1&beep=0&wait=URL
+            from urllib.parse import parse_qs, urlparse
+
+            q = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+            action = {"verb": "conference", "name": q.get("name", "room")}
+            for key, attribute in (
+                ("start", "startConferenceOnEnter"),
+                ("end", "endConferenceOnExit"),
+                ("record", "record"),
+                ("muted", "muted"),
+                ("beep", "beep"),
+            ):
+                if key in q:
+                    action[attribute] = q[key] == "1"
+            if "wait" in q:
+                action["waitUrl"] = q["wait"]
+            if "max" in q:
+                action["maxParticipants"] = int(q["max"])
+            actions = [action, {"verb": "say", "text": "The conference has ended."}, {"verb": "hangup"}]
             return self.reply(200, json.dumps(actions), "application/json")
         if self.path == "/longrecord":
             actions = [{"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False}]

@@ -4,6 +4,7 @@ import SautiAudio
 import SautiMedia
 import SautiWire
 import Synchronization
+import SautiTestSupport
 import Testing
 
 /// A sink that keeps every frame it is given.
@@ -28,22 +29,6 @@ func waitFor(_ leg: MediaLeg, seconds: Double, _ match: @escaping @Sendable (Leg
         group.cancelAll()
         return first
     }
-}
-
-/// Power of `samples` at `frequency` relative to total power (a Goertzel filter).
-func toneShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Double = 8000) -> Double {
-    let w = 2 * Double.pi * frequency / rate
-    let c = 2 * cos(w)
-    var s1 = 0.0, s2 = 0.0, total = 0.0
-    for x in samples {
-        let v = Double(x)
-        let s = v + c * s1 - s2
-        s2 = s1
-        s1 = s
-        total += v * v
-    }
-    let power = s1 * s1 + s2 * s2 - c * s1 * s2
-    return total == 0 ? 0 : 2 * power / (total * Double(samples.count))
 }
 
 @Suite(.serialized) struct LegTests {

@@ -2,6 +2,7 @@ import CSautiAllocCounter
 import Foundation
 import SautiMedia
 import Synchronization
+import SautiTestSupport
 import Testing
 
 /// The room mixer alone: N−1 mixes, saturation, K loudest talkers with hysteresis, mute,
