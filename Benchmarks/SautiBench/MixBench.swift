@@ -205,3 +205,55 @@ struct MixBenchmark {
         return Row(participants: n, speaking: label, p50: pct(0.5), p99: pct(0.99), max: times.last ?? 0)
     }
 }
+
+/// An SVG plot of tick time (p99, µs) against participants, both on log scales, one line
+/// per codec and speaking count, with the 5 ms goal and the 20 ms tick marked.
+func writeMixPlot(_ rows: [MixBenchmark.Row], to path: String) {
+    let width = 720.0
+    let height = 440.0
+    let left = 70.0
+    let right = 170.0
+    let top = 20.0
+    let bottom = 50.0
+    let xs = rows.map { log10(Double($0.participants)) }
+    let ys = rows.map { log10(max(1, $0.p99)) }
+    guard let x0 = xs.min(), let x1 = xs.max(), x1 > x0 else { return }
+    let y0 = 0.0
+    let y1 = max(log10(25_000), ys.max() ?? 4)
+    func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (width - left - right) }
+    func py(_ y: Double) -> Double { height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom) }
+    var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
+        <rect width="100%" height="100%" fill="white"/>
+
+        """
+    for e in 0...Int(y1.rounded(.down)) {
+        let y = py(Double(e))
+        svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - right)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
+        svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Int(pow(10, Double(e)))) µs</text>\n"
+    }
+    for n in Set(rows.map(\.participants)).sorted() {
+        let x = px(log10(Double(n)))
+        svg += "<line x1=\"\(x)\" y1=\"\(top)\" x2=\"\(x)\" y2=\"\(height - bottom)\" stroke=\"#eee\"/>"
+        svg += "<text x=\"\(x)\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(n)</text>\n"
+    }
+    for (label, us, color) in [("5 ms goal", 5000.0, "#c00"), ("20 ms tick", 20_000.0, "#888")] {
+        let y = py(log10(us))
+        svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - right)\" y2=\"\(y)\" stroke=\"\(color)\" stroke-dasharray=\"4 3\"/>"
+        svg += "<text x=\"\(width - right + 4)\" y=\"\(y + 4)\" fill=\"\(color)\">\(label)</text>\n"
+    }
+    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    let series = rows.map(\.speaking).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    for (i, name) in series.enumerated() {
+        let points = rows.filter { $0.speaking == name }.sorted { $0.participants < $1.participants }
+        let path = points.map { "\(px(log10(Double($0.participants)))),\(py(log10(max(1, $0.p99))))" }.joined(separator: " ")
+        let color = colors[i % colors.count]
+        svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
+        let y = top + 16 * Double(i + 3)
+        svg += "<text x=\"\(width - right + 4)\" y=\"\(y)\" fill=\"\(color)\">\(name.hasPrefix("opus") ? "Opus, " + name.dropFirst(5) : "G.711, " + name) speaking</text>\n"
+    }
+    svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">participants (one room, one core)</text>\n"
+    svg += "<text x=\"14\" y=\"\((top + height - bottom) / 2)\" transform=\"rotate(-90 14 \((top + height - bottom) / 2))\" text-anchor=\"middle\">tick time, p99</text>\n"
+    svg += "</svg>\n"
+    try? svg.write(toFile: path, atomically: true, encoding: .utf8)
+}

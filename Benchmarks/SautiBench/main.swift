@@ -8,6 +8,7 @@ let usage = """
            sauti-bench tts
            sauti-bench api [--seconds S] [--calls N] [--concurrency N]
            sauti-bench mix
+           sauti-bench room [--participants 100,400] [--talkers 1|3|all] [--seconds S] [--jitter-ms MS]
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench dsl [--seconds S]
@@ -187,6 +188,8 @@ do {
         let perParticipant = rows.filter { $0.participants == 10_000 && !$0.speaking.hasPrefix("opus") }.map { $0.p99 / 10_000 }.max() ?? 1
         print(String(format: "participants one core holds with every tick under 20 ms (from the 10,000 rows' p99): about %.0f", 20_000 / perParticipant))
         writeJSON("mix", ["rows": rows.map { ["participants": $0.participants, "speaking": $0.speaking, "p50_us": $0.p50, "p99_us": $0.p99, "max_us": $0.max] as [String: Any] }])
+        writeMixPlot(rows, to: "bench-out/mix.svg")
+        print("plot: bench-out/mix.svg")
     case "api":
         var bench = APIBenchmark()
         var it = args.dropFirst().makeIterator()
@@ -199,6 +202,7 @@ do {
             }
         }
         writeJSON("api", try await bench.run())
+    case "room": writeJSON("room", try roomBenchmark(Array(args.dropFirst())))
     case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
     case "opus": writeJSON("opus", try opusBenchmark(Array(args.dropFirst())))
     case "http": writeJSON("http", try httpBenchmark(Array(args.dropFirst())))
