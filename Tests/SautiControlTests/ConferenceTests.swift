@@ -19,7 +19,9 @@ struct ConferenceTests {
         let process: BoundedProcess
         let heard: String
 
-        init(_ d: Daemon, number: String, port: UInt16, tone: Double, seconds: Double, dir: String) async throws {
+        init(_ d: Daemon, number: String, port: UInt16, tone: Double, seconds: Double, dir: String, digits: String? = nil)
+            async throws
+        {
             let (status, body, text) = try await d.request(
                 "POST", "/v1/calls", token: Daemon.registrarToken,
                 json: [
@@ -42,7 +44,7 @@ struct ConferenceTests {
                 [
                     "call", "127.0.0.1:\(legPort)", "--wav", wav, "--duration", String(seconds), "--record", heard,
                     "--local-port", String(port),
-                ], log: dir + "/caller-\(port).log")
+                ] + (digits.map { ["--digits", $0] } ?? []), log: dir + "/caller-\(port).log")
         }
 
         /// The share of each frequency in [from, to) seconds of what the caller heard.
@@ -82,7 +84,7 @@ struct ConferenceTests {
         func at(_ seconds: Double) async throws {
             try await Task.sleep(until: t0 + .milliseconds(Int64(seconds * 1000)), clock: .continuous)
         }
-        let a = try await Caller(d, number: "+254700000101", port: 45_100, tone: 500, seconds: 9, dir: dir)
+        let a = try await Caller(d, number: "+254700000101", port: 45_100, tone: 500, seconds: 9, dir: dir, digits: "5@6.2")
         try await at(1)
         let c = try await Caller(d, number: "+254700000102", port: 45_102, tone: 1300, seconds: 8, dir: dir)
         try await at(3)
@@ -148,8 +150,12 @@ struct ConferenceTests {
             let i = names.firstIndex { $0.name == "conference.exited" } ?? 0
             #expect(names[i...].contains { $0.name == "action.started" && $0.detail["verb"] as? String == "say" })
         }
-        let aNames = try await Self.eventNames(d, a.callID).map(\.name)
-        #expect(aNames.contains("conference.talking-started"))
+        let aEvents = try await Self.eventNames(d, a.callID)
+        #expect(aEvents.contains { $0.name == "conference.talking-started" })
+        // A digit pressed in the room is reported for the caller who pressed it.
+        #expect(
+            aEvents.contains { $0.name == "conference.digit" && $0.detail["digit"] as? String == "5" },
+            "\(aEvents.map(\.name))")
         #expect(try await d.request("GET", "/v1/conferences").body as? [String: Any] != nil)
         #expect(((try await d.request("GET", "/v1/conferences").body as? [String: Any])?["data"] as? [Any])?.isEmpty == true)
 
@@ -170,5 +176,35 @@ struct ConferenceTests {
         let middle = samples[8000..<min(samples.count, 8000 * 2)]
         #expect(toneShare(middle, frequency: 500) > 0.3 && toneShare(middle, frequency: 900) > 0.3)
         #expect(toneShare(middle, frequency: 1300) < 0.02)
+    }
+
+    @Test("a room of maxParticipants 2 refuses a third caller, whose flow goes on; the last to leave closes it", .timeLimit(.minutes(1)))
+    func full() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-conference-full")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [DaemonTests.secret, "60"], log: dir + "/app.log")
+        defer { app.stop() }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45040-45099")
+        defer { d.terminate() }
+        _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000111", path: "/conference?name=pair&max=2&beep=0")
+        let first = try await Caller(d, number: "+254700000111", port: 45_110, tone: 500, seconds: 4, dir: dir)
+        let second = try await Caller(d, number: "+254700000111", port: 45_112, tone: 900, seconds: 4, dir: dir)
+        try await Task.sleep(for: .milliseconds(800))
+        let third = try await Caller(d, number: "+254700000111", port: 45_114, tone: 1300, seconds: 4, dir: dir)
+        try await Task.sleep(for: .milliseconds(1500))
+        let room = try await d.request("GET", "/v1/conferences/pair").body as? [String: Any]
+        #expect((room?["participants"] as? [Any])?.count == 2 && room?["max_participants"] as? Int == 2, "\(room ?? [:])")
+        let thirdEvents = try await Self.eventNames(d, third.callID)
+        let refused = thirdEvents.first { $0.name == "conference.refused" }
+        #expect(refused?.detail["reason"] as? String == "full", "\(thirdEvents.map(\.name))")
+        #expect(thirdEvents.contains { $0.name == "action.started" && $0.detail["verb"] as? String == "say" })
+        for caller in [first, second] {
+            _ = try await d.request("POST", "/v1/calls/\(caller.callID)/signal", token: Daemon.registrarToken, json: ["signal": "hangup"])
+        }
+        for caller in [first, second, third] { _ = await caller.process.wait(seconds: 8) }
+        #expect(try await d.request("GET", "/v1/conferences/pair").status == 404, "the room closed with its last participant")
+        // The two in the room heard each other.
+        #expect(try first.shares([900], from: 1, to: 2)[0] > 0.8)
+        #expect(try second.shares([500], from: 1, to: 2)[0] > 0.8)
     }
 }

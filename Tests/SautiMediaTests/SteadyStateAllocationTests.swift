@@ -68,3 +68,50 @@ import Testing
         }
     }
 }
+
+/// A conference room's steady state allocates nothing either: a room at 16 kHz (an Opus
+/// party made it so) with two G.711 talkers and listeners on the shared payloads of every
+/// kind — µ-law, A-law, resampled to 8 kHz, and Opus — and the room recording.
+@Suite(.serialized) struct RoomAllocationTests {
+    @Test("five seconds of a mixed-rate room with shared payloads and a recording allocate nothing on the worker", .timeLimit(.minutes(1)))
+    func noAllocation() async throws {
+        var c = MediaEngineConfiguration(workers: 1)
+        c.firstPort = 43_500
+        c.lastPort = 43_599
+        c.onWorkerThreadStart = { sauti_alloc_count_this_thread(1) }
+        let engine = try MediaEngine(configuration: c)
+        defer { engine.shutdown() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-room-alloc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let room = engine.openRoom()
+        var legs: [MediaLeg] = []
+        let parties: [(AudioCodec, Double)] = [(.pcmu, 500), (.pcma, 900), (.opus, 0), (.opus, 0), (.pcmu, 0), (.pcma, 0)]
+        for (codec, tone) in parties {
+            var r = LegConfiguration(codec: codec)
+            r.rtcpIntervalSeconds = 1
+            let roomLeg = try engine.openLeg(r)
+            var p = LegConfiguration(codec: codec, remote: roomLeg.local)
+            p.rtcpIntervalSeconds = 1
+            let peer = try engine.openLeg(p)
+            if tone > 0 { peer.play(.tone(ToneSpec(frequenciesHz: [tone], levelDBFS: -12))) }
+            try await room.join(roomLeg)
+            legs += [roomLeg, peer]
+        }
+        let recording = Task { await room.record(RecordingSpec(path: dir + "/room.wav", trimSilence: false)) }
+        try await Task.sleep(for: .seconds(3))
+        let state = await room.state()
+        #expect(state.sampleRate == 16_000 && state.participants.filter(\.talker).count == 2)
+        let before = sauti_alloc_count_group(1)
+        let sent = legs.map(\.statistics.packetsSent).reduce(0, +)
+        try await Task.sleep(for: .seconds(5))
+        let after = sauti_alloc_count_group(1)
+        let sentAfter = legs.map(\.statistics.packetsSent).reduce(0, +)
+        #expect(sentAfter - sent > 10 * 200, "the legs were busy: \(sentAfter - sent) packets")
+        #expect(after - before == 0, "\(after - before) allocations on the media worker in 5 s of a room")
+        room.close()
+        let outcome = await recording.value
+        #expect(outcome.durationSeconds > 7)
+        for l in legs { l.close() }
+    }
+}
