@@ -112,9 +112,9 @@ public struct ControlAPI: Sendable {
         return s
     }
 
-    /// A path segment as text: percent-decoded (a conference's name may hold spaces).
-    static func pathName(_ segment: String) throws(ControlError) -> String {
-        guard let name = segment.removingPercentEncoding, !name.isEmpty, name.unicodeScalars.count <= 128,
+    /// A conference's name from its (decoded) path segment: what the verb allows.
+    static func pathName(_ name: String) throws(ControlError) -> String {
+        guard !name.isEmpty, name.unicodeScalars.count <= 128,
             !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
             throw ControlError(400, "invalid_name", "a conference name is 1 to 128 characters, percent-encoded in the path")
@@ -154,7 +154,16 @@ public struct ControlAPI: Sendable {
     }
 
     func route(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Segments split before decoding, so that an encoded "/" stays inside its segment (a
+        // conference's name may hold one); the parser has checked the escapes already.
+        // (An absolute-form target, http://host/path, is routed by its decoded path.)
+        let rawPath =
+            request.target.hasPrefix("/")
+            ? request.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            : Substring(request.path)
+        let parts = rawPath.split(separator: "/", omittingEmptySubsequences: true).map {
+            String($0).removingPercentEncoding ?? String($0)
+        }
         let method = request.method == "HEAD" ? "GET" : request.method
         guard parts.first == "v1" else { throw ControlError(404, "not_found", "no route \(request.path)") }
         let rest = Array(parts.dropFirst())

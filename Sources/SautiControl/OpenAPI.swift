@@ -21,6 +21,14 @@ public enum OpenAPI {
     static func idParameter(_ name: String = "id") -> [String: Any] {
         ["name": name, "in": "path", "required": true, "schema": ["type": "string", "minLength": 1]]
     }
+    /// A conference's name in the path: what the `conference` verb allows (1 to 128
+    /// characters, no control characters), percent-encoded.
+    static var conferenceNameParameter: [String: Any] {
+        [
+            "name": "name", "in": "path", "required": true,
+            "schema": ["type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"],
+        ]
+    }
     static func query(_ name: String, _ schema: [String: Any], _ description: String) -> [String: Any] {
         ["name": name, "in": "query", "required": false, "schema": schema, "description": description]
     }
@@ -275,14 +283,14 @@ public enum OpenAPI {
             "/v1/conferences/{name}": [
                 "get": [
                     "summary": "A running room by name (percent-encoded): participants, who is talking, who is muted",
-                    "security": customer, "parameters": [idParameter("name")],
+                    "security": customer, "parameters": [conferenceNameParameter],
                     "responses": merge(["200": response("The room", ref("Conference"))], errors([400, 401, 403, 404])),
                 ] as [String: Any]
             ],
             "/v1/conferences/{name}/participants/{call_id}": [
                 "post": [
                     "summary": "Mute or unmute a participant (a muted participant still hears the room)",
-                    "security": customer, "parameters": [idParameter("name"), idParameter("call_id")],
+                    "security": customer, "parameters": [conferenceNameParameter, idParameter("call_id")],
                     "requestBody": [
                         "required": true,
                         "content": content([

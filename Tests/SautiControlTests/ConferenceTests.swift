@@ -178,7 +178,7 @@ struct ConferenceTests {
         #expect(toneShare(middle, frequency: 1300) < 0.02)
     }
 
-    @Test("a room of maxParticipants 2 refuses a third caller, whose flow goes on; the last to leave closes it", .timeLimit(.minutes(1)))
+    @Test("a room of maxParticipants 2 (its name holds a space and a slash) refuses a third caller, whose flow goes on; the last to leave closes it", .timeLimit(.minutes(1)))
     func full() async throws {
         let dir = makeTemporaryDirectory(prefix: "sautid-conference-full")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -186,13 +186,15 @@ struct ConferenceTests {
         defer { app.stop() }
         let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45040-45099")
         defer { d.terminate() }
-        _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000111", path: "/conference?name=pair&max=2&beep=0")
+        _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000111", path: "/conference?name=team%20a%2Fb&max=2&beep=0")
         let first = try await Caller(d, number: "+254700000111", port: 45_110, tone: 500, seconds: 4, dir: dir)
         let second = try await Caller(d, number: "+254700000111", port: 45_112, tone: 900, seconds: 4, dir: dir)
         try await Task.sleep(for: .milliseconds(800))
         let third = try await Caller(d, number: "+254700000111", port: 45_114, tone: 1300, seconds: 4, dir: dir)
         try await Task.sleep(for: .milliseconds(1500))
-        let room = try await d.request("GET", "/v1/conferences/pair").body as? [String: Any]
+        // A name with a space and a slash, percent-encoded in the path.
+        let room = try await d.request("GET", "/v1/conferences/team%20a%2Fb").body as? [String: Any]
+        #expect(room?["name"] as? String == "team a/b")
         #expect((room?["participants"] as? [Any])?.count == 2 && room?["max_participants"] as? Int == 2, "\(room ?? [:])")
         let thirdEvents = try await Self.eventNames(d, third.callID)
         let refused = thirdEvents.first { $0.name == "conference.refused" }
@@ -202,7 +204,7 @@ struct ConferenceTests {
             _ = try await d.request("POST", "/v1/calls/\(caller.callID)/signal", token: Daemon.registrarToken, json: ["signal": "hangup"])
         }
         for caller in [first, second, third] { _ = await caller.process.wait(seconds: 8) }
-        #expect(try await d.request("GET", "/v1/conferences/pair").status == 404, "the room closed with its last participant")
+        #expect(try await d.request("GET", "/v1/conferences/team%20a%2Fb").status == 404, "the room closed with its last participant")
         // The two in the room heard each other.
         #expect(try first.shares([900], from: 1, to: 2)[0] > 0.8)
         #expect(try second.shares([500], from: 1, to: 2)[0] > 0.8)
