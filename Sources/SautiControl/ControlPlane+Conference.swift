@@ -64,6 +64,17 @@ final class ConferenceDirectory: CallConferencing {
     func room(named name: String) -> LiveConference? { rooms.withLock { $0[name] } }
 
     func join(_ c: Conference, leg: MediaLeg, callID: String) async -> Result<ConferenceMembership, ConferenceRefusal> {
+        // A room that ends while this caller is being let in: once more, into a new room.
+        let first = await joinOnce(c, leg: leg, callID: callID)
+        if case .failure(let r) = first, r.reason == "closed", control != nil {
+            return await joinOnce(c, leg: leg, callID: callID)
+        }
+        return first
+    }
+
+    private func joinOnce(_ c: Conference, leg: MediaLeg, callID: String) async
+        -> Result<ConferenceMembership, ConferenceRefusal>
+    {
         guard let control else { return .failure(ConferenceRefusal(reason: "closed", message: "the engine is stopping")) }
         // Find or open the room, and hold a place in it (the capacity counts joiners).
         let (conference, starts, waits): (LiveConference?, Bool, Bool) = rooms.withLock { rooms in
@@ -78,6 +89,7 @@ final class ConferenceDirectory: CallConferencing {
                 watch(conference, control: control)
             }
             return conference.state.withLock { s in
+                guard !s.closed else { return (nil, false, false) }
                 guard s.members.count + s.joining < conference.room.capacity else { return (nil, false, false) }
                 s.joining += 1
                 let starts = c.startConferenceOnEnter && !s.started
@@ -86,6 +98,9 @@ final class ConferenceDirectory: CallConferencing {
             }
         }
         guard let conference else {
+            if rooms.withLock({ $0[c.name] })?.state.withLock({ $0.closed }) ?? true {
+                return .failure(ConferenceRefusal(reason: "closed", message: "the conference \(c.name) ended as the caller joined"))
+            }
             let capacity = rooms.withLock { $0[c.name]?.room.capacity } ?? c.maxParticipants
             return .failure(ConferenceRefusal(reason: "full", message: "the conference \(c.name) is full (\(capacity) participants)"))
         }

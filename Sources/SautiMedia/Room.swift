@@ -110,7 +110,8 @@ final class FrameRateAdapter {
 final class RoomParticipant {
     let leg: Leg
     var slot: Int
-    let legRate: Int
+    /// The leg's rate, in Hz (a re-offer may change it: `Room.legRateChanged`).
+    var legRate: Int
     var muted: Bool
     var waiting: Bool
     var speaking = false
@@ -246,12 +247,36 @@ final class Room: @unchecked Sendable {
         let beep = p.beepOnExit
         mixer.leave(p.slot)
         order.removeAll { $0 === p }
-        leg.sinks.removeAll { $0 === p.input }
-        if leg.sourceObject === p.output { leg.sourceObject = nil }
-        if leg.roomOutput === p.output { leg.roomOutput = nil }
+        detach(p)
         if p.speaking { events.yield(.stoppedTalking(legID: leg.id)) }
         events.yield(.left(legID: leg.id))
         if beep && !order.isEmpty { startBeep() }
+    }
+
+    /// `p` no longer hears or feeds the room: its sink goes, its source (the room, or its
+    /// wait audio) stops and falls back to silence.
+    private func detach(_ p: RoomParticipant) {
+        let leg = p.leg
+        leg.sinks.removeAll { $0 === p.input }
+        if leg.sourceObject === p.output {
+            leg.sourceObject = nil
+        } else if p.waiting, let playback = leg.sourceObject as? PlaybackSource {
+            playback.stop()
+            leg.sourceObject = nil
+        }
+        if leg.roomOutput === p.output { leg.roomOutput = nil }
+    }
+
+    /// A re-offer changed `p`'s rate: its resamplers are remade (and the room widens if
+    /// the leg is now wider than it).
+    func legRateChanged(_ p: RoomParticipant, to rate: Int) {
+        guard participants[p.leg.id] === p, Room.rates.contains(rate) else { return }
+        p.legRate = rate
+        if rate > sampleRate {
+            rebuild(at: rate)
+        } else {
+            attach(p)
+        }
     }
 
     func setMuted(_ legID: UInt64, _ muted: Bool) {
@@ -385,9 +410,7 @@ final class Room: @unchecked Sendable {
         isClosed = true
         endRecording(.hangup)
         for p in order {
-            p.leg.sinks.removeAll { $0 === p.input }
-            if p.leg.sourceObject === p.output { p.leg.sourceObject = nil }
-            if p.leg.roomOutput === p.output { p.leg.roomOutput = nil }
+            detach(p)
             events.yield(.left(legID: p.leg.id))
         }
         participants.removeAll()
@@ -440,6 +463,11 @@ final class RoomInput: FrameSink {
     }
 
     func write(_ frame: UnsafeBufferPointer<Int16>) {
+        if frame.count * 50 != participant.legRate {
+            // A re-offer changed the leg's rate (a control event): new resamplers.
+            room.legRateChanged(participant, to: frame.count * 50)
+            return
+        }
         if participant.waiting { return }
         let audio = adapter.map { $0.convert(frame) } ?? frame
         let input = room.mixer.input(participant.slot)
@@ -466,6 +494,13 @@ final class RoomOutput: FrameSource {
     }
 
     func read(into frame: UnsafeMutableBufferPointer<Int16>) -> Bool {
+        if frame.count * 50 != participant.legRate {
+            // A re-offer changed the leg's rate: new resamplers; silence this once.
+            room.legRateChanged(participant, to: frame.count * 50)
+            heardShared = false
+            frame.update(repeating: 0)
+            return true
+        }
         let mix: UnsafeBufferPointer<Int16>
         if room.mixer.isTalker(participant.slot) {
             heardShared = false

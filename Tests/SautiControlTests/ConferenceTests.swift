@@ -9,7 +9,8 @@ import Testing
 
 /// The `conference` verb through sautid: three callers (`sauti call`, each sending its own
 /// tone and recording what it hears) reach numbers whose voice_url puts them in one room.
-/// Ports: sautid RTP 45000-45099, callers 45100-45199.
+/// Ports: sautid RTP 61600-61699, callers 61700-61799 (above the ephemeral range and the
+/// benchmarks' 40000-59999).
 @Suite(
     .serialized, .enabled(if: TestHTTPServer.python != nil && DaemonPaths.curl != nil, "python3 and curl are needed"))
 struct ConferenceTests {
@@ -70,7 +71,7 @@ struct ConferenceTests {
         let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [DaemonTests.secret, "120"], log: dir + "/app.log")
         defer { app.stop() }
         // Two workers: the callers' legs start on different ones and move to the room's.
-        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45000-45099", extra: ["--workers", "2"])
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "61600-61699", extra: ["--workers", "2"])
         defer { d.terminate() }
         let wait = app.url("/hold.wav").replacingOccurrences(of: "&", with: "%26")
         _ = try await DaemonTests.routedNumber(
@@ -84,9 +85,9 @@ struct ConferenceTests {
         func at(_ seconds: Double) async throws {
             try await Task.sleep(until: t0 + .milliseconds(Int64(seconds * 1000)), clock: .continuous)
         }
-        let a = try await Caller(d, number: "+254700000101", port: 45_100, tone: 500, seconds: 9, dir: dir, digits: "5@6.2")
+        let a = try await Caller(d, number: "+254700000101", port: 61_700, tone: 500, seconds: 9, dir: dir, digits: "5@6.2")
         try await at(1)
-        let c = try await Caller(d, number: "+254700000102", port: 45_102, tone: 1300, seconds: 8, dir: dir)
+        let c = try await Caller(d, number: "+254700000102", port: 61_702, tone: 1300, seconds: 8, dir: dir)
         try await at(3)
         // Waiting: the room exists, not started, both waiting.
         let (ws, wb, wt) = try await d.request("GET", "/v1/conferences/standup")
@@ -95,7 +96,7 @@ struct ConferenceTests {
         #expect(waiting["started"] as? Bool == false)
         let waitingParticipants = waiting["participants"] as? [[String: Any]] ?? []
         #expect(waitingParticipants.count == 2 && waitingParticipants.allSatisfy { $0["waiting"] as? Bool == true }, "\(waiting)")
-        let b = try await Caller(d, number: "+254700000103", port: 45_104, tone: 900, seconds: 6, dir: dir)
+        let b = try await Caller(d, number: "+254700000103", port: 61_704, tone: 900, seconds: 6, dir: dir)
         try await at(5.5)
         // Started: three participants, C muted, A and B talking; the room is recording.
         let (ls, lb, lt) = try await d.request("GET", "/v1/conferences")
@@ -184,13 +185,13 @@ struct ConferenceTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [DaemonTests.secret, "60"], log: dir + "/app.log")
         defer { app.stop() }
-        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45040-45099")
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "61640-61699")
         defer { d.terminate() }
         _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000111", path: "/conference?name=team%20a%2Fb&max=2&beep=0")
-        let first = try await Caller(d, number: "+254700000111", port: 45_110, tone: 500, seconds: 4, dir: dir)
-        let second = try await Caller(d, number: "+254700000111", port: 45_112, tone: 900, seconds: 4, dir: dir)
+        let first = try await Caller(d, number: "+254700000111", port: 61_710, tone: 500, seconds: 4, dir: dir)
+        let second = try await Caller(d, number: "+254700000111", port: 61_712, tone: 900, seconds: 4, dir: dir)
         try await Task.sleep(for: .milliseconds(800))
-        let third = try await Caller(d, number: "+254700000111", port: 45_114, tone: 1300, seconds: 4, dir: dir)
+        let third = try await Caller(d, number: "+254700000111", port: 61_714, tone: 1300, seconds: 4, dir: dir)
         try await Task.sleep(for: .milliseconds(1500))
         // A name with a space and a slash, percent-encoded in the path.
         let room = try await d.request("GET", "/v1/conferences/team%20a%2Fb").body as? [String: Any]

@@ -76,8 +76,8 @@ import Testing
     @Test("five seconds of a mixed-rate room with shared payloads and a recording allocate nothing on the worker", .timeLimit(.minutes(1)))
     func noAllocation() async throws {
         var c = MediaEngineConfiguration(workers: 1)
-        c.firstPort = 43_500
-        c.lastPort = 43_599
+        c.firstPort = 61_500
+        c.lastPort = 61_599
         c.onWorkerThreadStart = { sauti_alloc_count_this_thread(1) }
         let engine = try MediaEngine(configuration: c)
         defer { engine.shutdown() }
