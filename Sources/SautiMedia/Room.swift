@@ -43,7 +43,7 @@ public enum RoomEvent: Sendable, Equatable {
     case started
     /// The room's rate rose to this many Hz (a wider leg joined).
     case rateChanged(Int)
-    /// The room closed; nothing follows.
+    /// The room closed: each participant's `left` follows, then nothing.
     case closed
 }
 
@@ -409,13 +409,17 @@ final class Room: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         endRecording(.hangup)
+        for p in order where p.speaking {
+            p.speaking = false
+            events.yield(.stoppedTalking(legID: p.leg.id))
+        }
+        events.yield(.closed)
         for p in order {
             detach(p)
             events.yield(.left(legID: p.leg.id))
         }
         participants.removeAll()
         order.removeAll()
-        events.yield(.closed)
         events.finish()
     }
 

@@ -160,6 +160,20 @@ struct ConferenceTests {
         #expect(try await d.request("GET", "/v1/conferences").body as? [String: Any] != nil)
         #expect(((try await d.request("GET", "/v1/conferences").body as? [String: Any])?["data"] as? [Any])?.isEmpty == true)
 
+        // The customer's events_url heard A's room events too, in order.
+        var delivered: [String] = []
+        for _ in 0..<50 {
+            delivered = try DaemonTests.appRequests(app).filter { $0.path == "/events" && $0.body["call_id"] as? String == a.callID }
+                .compactMap { $0.body["event"] as? String }.filter { $0.hasPrefix("conference.") }
+            if delivered.contains("conference.left") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(
+            delivered == [
+                "conference.joined", "conference.started", "conference.talking-started", "conference.talking-stopped",
+                "conference.ended", "conference.left",
+            ], "\(delivered)")
+
         // The room's recording belongs to B's call (it asked for it): ready, with A and B.
         let bEvents = try await Self.eventNames(d, b.callID)
         let recordingID = try #require(bEvents.first { $0.name == "recording.finished" }?.detail["id"] as? String)
