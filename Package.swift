@@ -94,7 +94,7 @@ let package = Package(
         ),
 
         .testTarget(name: "SautiWireTests", dependencies: ["SautiWire"]),
-        .testTarget(name: "SautiAudioTests", dependencies: ["SautiAudio"]),
+        .testTarget(name: "SautiAudioTests", dependencies: ["SautiAudio", "SautiTestSupport"]),
         // Counts heap allocations on opted-in threads (wraps malloc): tests only.
         .target(name: "CSautiAllocCounter", path: "Tests/CSautiAllocCounter"),
         // Child processes with deadlines and the Python test HTTP servers: tests only.

@@ -1,5 +1,6 @@
 import Foundation
 import SautiAudio
+import SautiTestSupport
 import Testing
 
 /// A sine of `frequency` Hz at `rate` Hz, `count` samples, peak `amplitude`.
@@ -8,23 +9,6 @@ private func sine(_ frequency: Double, rate: Int, count: Int, amplitude: Double 
     (0..<count).map {
         Int16((amplitude * sin(2 * Double.pi * frequency * Double($0) / Double(rate) + phase)).rounded())
     }
-}
-
-/// Power at `frequency` over total power (a Goertzel filter): near 1 for a pure tone there.
-private func goertzelShare(_ samples: ArraySlice<Int16>, frequency: Double, rate: Int) -> Double {
-    let c = 2 * cos(2 * Double.pi * frequency / Double(rate))
-    var s1 = 0.0
-    var s2 = 0.0
-    var total = 0.0
-    for x in samples {
-        let v = Double(x)
-        let s = v + c * s1 - s2
-        s2 = s1
-        s1 = s
-        total += v * v
-    }
-    let power = s1 * s1 + s2 * s2 - c * s1 * s2
-    return total == 0 ? 0 : 2 * power / (total * Double(samples.count))
 }
 
 /// Normalized cross-correlation of two equal-length signals at lag 0.
@@ -118,7 +102,7 @@ struct ResamplerTests {
         #expect(resampler.inputSamples == input.count && resampler.outputSamples == output.count)
         // The middle half: the tone, and nothing else.
         let middle = output[(outputRate / 4)..<(outputRate * 3 / 4)]
-        let share = goertzelShare(middle, frequency: frequency, rate: outputRate)
+        let share = toneShare(middle, frequency: frequency, rate: Double(outputRate))
         #expect(share > 0.995, "\(inputRate)→\(outputRate) Hz: \(frequency) Hz holds \(share) of the power")
         // Aligned with the ideal sine at the output rate: no delay (the filter's delay is
         // skipped), the same amplitude within the passband ripple.

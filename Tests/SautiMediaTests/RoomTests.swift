@@ -16,6 +16,11 @@ import Testing
         return try MediaEngine(configuration: c)
     }
 
+    /// Two parties with tones `f` and `g` (0: silence).
+    static func pair(_ engine: MediaEngine, _ f: Double, _ g: Double) throws -> (Party, Party) {
+        (try Party(engine: engine, frequency: f), try Party(engine: engine, frequency: g))
+    }
+
     /// A party: the room's leg and the caller's leg talking to it, the caller's tone and
     /// what the caller hears.
     struct Party {
@@ -88,12 +93,8 @@ import Testing
     func muteAndDigits() async throws {
         let engine = try Self.engine()
         defer { engine.shutdown() }
-        let a = try Party(engine: engine, frequency: 600)
-        let b = try Party(engine: engine, frequency: 900)
-        defer {
-            a.close()
-            b.close()
-        }
+        let (a, b) = try Self.pair(engine, 600, 900)
+        defer { [a, b].forEach { $0.close() } }
         let room = engine.openRoom()
         try await room.join(a.roomLeg, muted: true)
         try await room.join(b.roomLeg)
@@ -220,12 +221,8 @@ import Testing
     func reofferInRoom() async throws {
         let engine = try Self.engine()
         defer { engine.shutdown() }
-        let a = try Party(engine: engine, frequency: 600)
-        let b = try Party(engine: engine, frequency: 1000)
-        defer {
-            a.close()
-            b.close()
-        }
+        let (a, b) = try Self.pair(engine, 600, 1000)
+        defer { [a, b].forEach { $0.close() } }
         let room = engine.openRoom()
         try await room.join(a.roomLeg)
         try await room.join(b.roomLeg)
@@ -276,7 +273,7 @@ import Testing
         let tail = { (p: Party) in Array(p.heard.samples.suffix(8000)) }
         #expect(
             medianWindowShare(tail(parties[0]), frequency: 1000) > 0.8,
-            "concealed \(parties[0].caller.statistics.concealedFrames), late ticks \(engine.tickTiming[0].lateTicks)")
+            "caller \(parties[0].caller.statistics), room leg \(parties[1].roomLeg.statistics), late ticks \(engine.tickTiming[0].lateTicks), 600 Hz \(medianWindowShare(tail(parties[0]), frequency: 600)), talkers \(state.participants.filter(\.talker).map(\.legID)), ids \(parties[0].roomLeg.id) \(parties[1].roomLeg.id)")
         #expect(medianWindowShare(tail(parties[0]), frequency: 600) < 0.02)
         #expect(medianWindowShare(tail(parties[1]), frequency: 600) > 0.8)
         for (i, p) in parties.enumerated().dropFirst(2) {
@@ -289,12 +286,8 @@ import Testing
     func beepEventsRecording() async throws {
         let engine = try Self.engine()
         defer { engine.shutdown() }
-        let a = try Party(engine: engine, frequency: 600)
-        let b = try Party(engine: engine, frequency: 0)
-        defer {
-            a.close()
-            b.close()
-        }
+        let (a, b) = try Self.pair(engine, 600, 0)
+        defer { [a, b].forEach { $0.close() } }
         let dir = makeTemporaryDirectory(prefix: "sauti-room")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let room = engine.openRoom()
@@ -340,12 +333,8 @@ import Testing
     func waitingUntilStart() async throws {
         let engine = try Self.engine()
         defer { engine.shutdown() }
-        let a = try Party(engine: engine, frequency: 600)
-        let b = try Party(engine: engine, frequency: 1000)
-        defer {
-            a.close()
-            b.close()
-        }
+        let (a, b) = try Self.pair(engine, 600, 1000)
+        defer { [a, b].forEach { $0.close() } }
         let room = engine.openRoom(started: false)
         for p in [a, b] {
             p.roomLeg.play(.tone(ToneSpec(frequenciesHz: [300], levelDBFS: -14)))
