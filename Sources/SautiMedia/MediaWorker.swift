@@ -177,6 +177,7 @@ final class MediaWorker: @unchecked Sendable {
     /// Takes `leg` off this worker: its sockets leave the poll set (datagrams wait in the
     /// kernel), it is no longer ticked, and rooms here forget it.
     private func detach(_ leg: Leg) {
+        leg.unlinkRelay()
         _ = sauti_epoll_del(sockets, leg.rtp.fd)
         _ = sauti_epoll_del(sockets, leg.rtcp.fd)
         if Int(leg.rtp.fd) < legsByFD.count { legsByFD[Int(leg.rtp.fd)] = nil }
