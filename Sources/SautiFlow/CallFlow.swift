@@ -166,7 +166,7 @@ public struct CallFlow: Sendable {
 }
 
 /// One call's interpreter state. Used by one task only.
-private final class FlowRunner {
+final class FlowRunner {
     let flow: CallFlow
     let mailbox: EventMailbox
     let client: CallbackClient
@@ -293,7 +293,9 @@ private final class FlowRunner {
             case .success(let d): return .replace(d)
             case .failure(let end): return .end(end)
             }
-        case .dial, .conference:
+        case .dial(let d):
+            return await dial(d)
+        case .conference:
             emit("action.unsupported", ["verb": action.verb, "why": "not supported yet"])
             return .proceed
         case .reject, .hangup:

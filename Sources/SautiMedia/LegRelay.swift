@@ -1,4 +1,5 @@
 import SautiWire
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -184,4 +185,58 @@ extension Leg {
             relay = r
         }
     }
+}
+
+/// Two legs joined the cheapest way they allow: relayed undecoded when their codecs match
+/// (`LegRelay`), transcoded through decoded PCM otherwise (`LegBridge`). Either way the
+/// second leg moves to the first's worker, and what each was sending stops.
+public enum LegJoin: Sendable {
+    /// Same codec: packets relayed.
+    case relayed(LegRelay)
+    /// Different codecs or rates: decoded, resampled, encoded.
+    case transcoded(LegBridge)
+
+    /// Joins `a` and `b` from their next frames on.
+    public static func join(_ a: MediaLeg, _ b: MediaLeg) async -> LegJoin {
+        let (ca, cb) = (await a.currentConfiguration(), await b.currentConfiguration())
+        if let ca, let cb, LegRelay.canRelay(ca, cb) { return .relayed(await LegRelay.start(a, b)) }
+        await b.move(toWorkerOf: a)
+        a.stopPlayback()
+        b.stopPlayback()
+        return .transcoded(LegBridge(a, b))
+    }
+
+    /// Whether the packets are relayed undecoded.
+    public var isRelayed: Bool {
+        if case .relayed = self { return true }
+        return false
+    }
+
+    /// Separates the legs; each goes back to silence.
+    public func stop() async {
+        switch self {
+        case .relayed(let r): await r.stop()
+        case .transcoded(let b): b.stop()
+        }
+    }
+}
+
+extension MediaLeg {
+    /// The leg's configuration as its worker has it now; nil once the leg is closed.
+    public func currentConfiguration() async -> LegConfiguration? {
+        let leg = self.leg
+        return await withCheckedContinuation { (c: CheckedContinuation<LegConfiguration?, Never>) in
+            let once = OnceResume(c)
+            leg.submit { _ in once.resume(leg.configuration) }
+            // A closed leg runs no more commands.
+            if leg.owner == nil { once.resume(nil) }
+        }
+    }
+}
+
+/// Resumes a continuation at most once.
+private final class OnceResume<T: Sendable>: Sendable {
+    private let c: Mutex<CheckedContinuation<T, Never>?>
+    init(_ c: CheckedContinuation<T, Never>) { self.c = Mutex(c) }
+    func resume(_ value: T) { c.withLock { $0.take() }?.resume(returning: value) }
 }
