@@ -37,7 +37,8 @@ struct RelayBenchmark {
         var codes = [UInt8](repeating: 0, count: 160)
         for _ in 0..<50 {
             pcm.withUnsafeMutableBufferPointer { gen.fill($0) }
-            pcm.withUnsafeBufferPointer { p in codes.withUnsafeMutableBufferPointer { G711.encode(.ulaw, p, into: $0) } }
+            pcm.withUnsafeBufferPointer { p in codes.withUnsafeMutableBufferPointer { G711.encode(.ulaw, p, into: $0) }
+            }
             payload.append(contentsOf: [160, 0])
             payload.append(contentsOf: codes)
         }
@@ -82,7 +83,10 @@ struct RelayBenchmark {
             let pid = ProcessInfo.processInfo.processIdentifier
             let (_, status) = try spawnAndWait(
                 "/bin/sh",
-                ["-c", "\(rtpload) -e \(endpoints) -P 0:\(payloadPath) -d \(seconds + warmup) -w \(warmup) -g 500 -p \(pid) > \(out)"])
+                [
+                    "-c",
+                    "\(rtpload) -e \(endpoints) -P 0:\(payloadPath) -d \(seconds + warmup) -w \(warmup) -g 500 -p \(pid) > \(out)",
+                ])
             let relayed = relays.reduce(0) { $0 + $1.a.statistics.packetsRelayed + $1.b.statistics.packetsRelayed }
             for r in relays {
                 r.a.close()
@@ -90,7 +94,8 @@ struct RelayBenchmark {
             }
             engine.shutdown()
             guard status == 0,
-                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any]
+                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out)))
+                    as? [String: Any]
             else {
                 throw BenchError("rtpload failed at \(n) calls (exit \(status))")
             }
@@ -128,9 +133,11 @@ struct RelayBenchmark {
     static func printRow(_ r: Row) {
         print(
             String(
-                format: "%@  %5d calls  %8.0f pkt/s relayed  %6.2f µs CPU/pkt  %5.1f%% core  loss %.3f%%  sender late %.2f%%  %@",
+                format:
+                    "%@  %5d calls  %8.0f pkt/s relayed  %6.2f µs CPU/pkt  %5.1f%% core  loss %.3f%%  sender late %.2f%%  %@",
                 r.engine.padding(toLength: 9, withPad: " ", startingAt: 0), r.calls, r.packetsPerSecond,
-                r.microsecondsPerPacket, r.coreShare * 100, r.loss * 100, r.lateSlots * 100, r.holds ? "holds" : "does not hold"))
+                r.microsecondsPerPacket, r.coreShare * 100, r.loss * 100, r.lateSlots * 100,
+                r.holds ? "holds" : "does not hold"))
     }
 
     /// Runs the rtpengine anchor's relay mode at `calls` (bounded: 300 s), from a copy of
@@ -138,7 +145,8 @@ struct RelayBenchmark {
     func runRTPEngine(calls: Int) throws -> Row? {
         guard let rtpload = LegsExternalBenchmark.findAnchor() else { return nil }
         let anchor = (rtpload as NSString).deletingLastPathComponent
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-rtpengine-\(UUID().uuidString)").path
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-rtpengine-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let script = """
             cp -r \(anchor) \(copy) && cd \(copy) && gcc -O2 -o rtpload rtpload.c && \
@@ -191,8 +199,10 @@ func relayBench(_ args: [String]) async throws {
     for r in rows {
         print(
             String(
-                format: "%@ %6d %15.0f %12.2f %8.1f %9.3f   %@", r.engine.padding(toLength: 9, withPad: " ", startingAt: 0),
-                r.calls, r.packetsPerSecond, r.microsecondsPerPacket, r.coreShare * 100, r.loss * 100, r.holds ? "yes" : "no"))
+                format: "%@ %6d %15.0f %12.2f %8.1f %9.3f   %@",
+                r.engine.padding(toLength: 9, withPad: " ", startingAt: 0),
+                r.calls, r.packetsPerSecond, r.microsecondsPerPacket, r.coreShare * 100, r.loss * 100,
+                r.holds ? "yes" : "no"))
     }
     let held = rows.filter { $0.engine == "sautikit" && $0.holds }.map(\.packetsPerSecond).max() ?? 0
     print(String(format: "largest relay load held on one worker: %.0f pkt/s", held))

@@ -26,11 +26,13 @@ extension ControlPlane {
         if CallStatus.terminal.contains(call.status) {
             throw ControlError(
                 409, "call_ended",
-                "the call \(call.id) (dialed by \(parent)) is already \(call.status): the signal \(kind) changes nothing")
+                "the call \(call.id) (dialed by \(parent)) is already \(call.status): the signal \(kind) changes nothing"
+            )
         }
         guard kind == "answered" else { return }
         if call.status == "in-progress" {
-            throw ControlError(409, "already_answered", "the call \(call.id) was answered already; a second answer changes nothing")
+            throw ControlError(
+                409, "already_answered", "the call \(call.id) was answered already; a second answer changes nothing")
         }
         guard let sdp, !sdp.isEmpty else {
             throw ControlError(

@@ -47,7 +47,11 @@ public final class DialedCall: Sendable {
     }
 
     /// The reports since the last call.
-    func take() -> [DialProgress] { state.withLock { s in defer { s.reports.removeAll() }; return s.reports } }
+    func take() -> [DialProgress] {
+        state.withLock { s in
+            defer { s.reports.removeAll() }; return s.reports
+        }
+    }
 
     func onReport(_ body: @escaping @Sendable () -> Void) { state.withLock { $0.wake = body } }
 }
@@ -87,7 +91,9 @@ extension FlowRunner {
             emit("action.unsupported", ["verb": "dial", "why": "this engine has no signalling side to place calls"])
             return .proceed
         }
-        emit("dial.started", ["targets": d.targets.map(\.address).joined(separator: ","), "sequential": String(d.sequential)])
+        emit(
+            "dial.started",
+            ["targets": d.targets.map(\.address).joined(separator: ","), "sequential": String(d.sequential)])
         // Ringback for the caller while the targets ring.
         let ringback = d.ringbackTone.map { flow.leg.play(url: $0, loop: 0) }
         if ringback == nil { flow.leg.play(.tone(ToneSpec.ringback(country: "us")!)) }
@@ -259,7 +265,8 @@ extension FlowRunner {
                 if mailbox.isEnded { closed = true }
             }
         }
-        o.durationSeconds = Double((ContinuousClock.now - started).components.seconds)
+        o.durationSeconds =
+            Double((ContinuousClock.now - started).components.seconds)
             + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
         o.endedBy = endedBy
         digits?.cancel()

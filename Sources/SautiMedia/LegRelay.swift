@@ -2,7 +2,7 @@ import SautiWire
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Two legs of the same codec joined without decoding: each RTP packet one leg receives

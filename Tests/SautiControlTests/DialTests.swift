@@ -77,7 +77,9 @@ private final class RawRTPSocket {
         addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         addr.sin_port = port.bigEndian
         let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if r != 0 { throw POSIXError(.EADDRINUSE) }
     }
@@ -118,7 +120,9 @@ private struct Packet {
         ssrc = UInt32(b[8]) << 24 | UInt32(b[9]) << 16 | UInt32(b[10]) << 8 | UInt32(b[11])
         payload = Array(b[12...])
     }
-    static func make(pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
+    static func make(
+        pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8]
+    ) -> [UInt8] {
         var b: [UInt8] = [0x80, (marker ? 0x80 : 0) | pt, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
         for shift in [24, 16, 8, 0] { b.append(UInt8((timestamp >> UInt32(shift)) & 0xFF)) }
         for shift in [24, 16, 8, 0] { b.append(UInt8((ssrc >> UInt32(shift)) & 0xFF)) }
@@ -141,15 +145,22 @@ private final class FarEnd: @unchecked Sendable {
         self.ssrc = ssrc
     }
     func audio(pt: UInt8, _ payload: [UInt8], marker: Bool = false) {
-        socket.send(Packet.make(pt: pt, marker: marker, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload), toPort: target)
+        socket.send(
+            Packet.make(pt: pt, marker: marker, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload),
+            toPort: target)
         sequence &+= 1
         timestamp &+= 160
     }
     /// One digit: three updates and three ends, all at the current timestamp.
     func digit(_ code: UInt8, pt: UInt8 = 101) {
-        for (j, (end, duration)) in [(false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)].enumerated() {
+        for (j, (end, duration)) in [(false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)]
+            .enumerated()
+        {
             let payload: [UInt8] = [code, (end ? 0x80 : 0) | 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]
-            socket.send(Packet.make(pt: pt, marker: j == 0, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload), toPort: target)
+            socket.send(
+                Packet.make(
+                    pt: pt, marker: j == 0, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload),
+                toPort: target)
             sequence &+= 1
         }
         timestamp &+= 640
@@ -212,7 +223,8 @@ struct DialTests {
             try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
             let script = dir + "/app.py"
             try dialApp.write(toFile: script, atomically: true, encoding: .utf8)
-            app = try await TestHTTPServer(script: script, arguments: [DialTests.secret, "120", docs], log: dir + "/app.log")
+            app = try await TestHTTPServer(
+                script: script, arguments: [DialTests.secret, "120", docs], log: dir + "/app.log")
             daemon = try await Daemon(
                 dataDirectory: dir + "/data", rtpPorts: rtpPorts, registrarToken: DialTests.secret,
                 extra: ["--signalling-webhook", app.url("/signalling")])
@@ -235,7 +247,10 @@ struct DialTests {
             let id = try #require((body as? [String: Any])?["id"] as? String)
             let (s2, _, t2) = try await daemon.request(
                 "PATCH", "/v1/numbers/\(id)/routing",
-                json: ["voice_url": app.url("/doc/\(doc)"), "events_url": app.url("/events"), "voice_signing_secret": DialTests.secret])
+                json: [
+                    "voice_url": app.url("/doc/\(doc)"), "events_url": app.url("/events"),
+                    "voice_signing_secret": DialTests.secret,
+                ])
             #expect(s2 == 200, "\(t2)")
         }
 
@@ -244,7 +259,8 @@ struct DialTests {
             let (status, body, text) = try await daemon.request(
                 "POST", "/v1/calls", token: DialTests.secret,
                 json: [
-                    "direction": "inbound", "local_e164": e164, "remote_e164": "+254711222333", "pbx_call_id": "pbx-\(phonePort)",
+                    "direction": "inbound", "local_e164": e164, "remote_e164": "+254711222333",
+                    "pbx_call_id": "pbx-\(phonePort)",
                     "sdp": callerOffer(port: phonePort),
                 ])
             #expect(status == 201, "\(text)")
@@ -260,13 +276,17 @@ struct DialTests {
         }
 
         /// Waits up to `seconds` for `count` signalling requests with `action` for `parent`.
-        func webhook(_ action: String, count: Int = 1, seconds: Double = 10, where match: ([String: Any]) -> Bool = { _ in true })
+        func webhook(
+            _ action: String, count: Int = 1, seconds: Double = 10, where match: ([String: Any]) -> Bool = { _ in true }
+        )
             async throws -> [[String: Any]]
         {
             let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             var found: [[String: Any]] = []
             while ContinuousClock.now < deadline {
-                found = try requests("/signalling").map(\.body).filter { $0["action"] as? String == action && match($0) }
+                found = try requests("/signalling").map(\.body).filter {
+                    $0["action"] as? String == action && match($0)
+                }
                 if found.count >= count { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -284,7 +304,8 @@ struct DialTests {
         }
 
         func signal(_ callID: String, _ json: [String: Any]) async throws -> (Int, [String: Any]) {
-            let (status, body, _) = try await daemon.request("POST", "/v1/calls/\(callID)/signal", token: DialTests.secret, json: json)
+            let (status, body, _) = try await daemon.request(
+                "POST", "/v1/calls/\(callID)/signal", token: DialTests.secret, json: json)
             return (status, body as? [String: Any] ?? [:])
         }
 
@@ -318,7 +339,7 @@ struct DialTests {
     }
 
     @Test(
-        "a dial answered with PCMU: the caller hears ringback, then the callee's packets relayed undecoded in one continuous stream; a digit passes through; the callee's hangup sends the outcome to callbackUrl and the flow goes on; the child call is a record of its own",
+        "a dial answered with PCMU: the caller hears ringback, then the callee's packets relayed undecoded in one continuous stream; a digit passes through; the bridge is recorded; the callee's hangup sends the outcome to callbackUrl and the flow goes on; the child call is a record of its own",
         .timeLimit(.minutes(2)))
     func relayed() async throws {
         let s = try await Setup("relay", rtpPorts: "44500-44599")
@@ -326,7 +347,10 @@ struct DialTests {
         try s.document(
             "main",
             [
-                ["verb": "dial", "numbers": ["+254711000001"], "callerId": "+254700000009", "callbackUrl": s.app.url("/cb/relay")],
+                [
+                    "verb": "dial", "numbers": ["+254711000001"], "callerId": "+254700000009", "record": true,
+                    "callbackUrl": s.app.url("/cb/relay"),
+                ],
                 ["verb": "say", "text": "The call ended."], ["verb": "hangup"],
             ])
         try await s.number("+254700000001", doc: "main")
@@ -345,12 +369,14 @@ struct DialTests {
         #expect(try await s.signal(childID, ["signal": "ringing"]).0 == 200)
         // Ringback for a second, while the caller sends audio the engine does not pass on.
         func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
-            [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80) + (0..<77).map { UInt8(($0 * 5 + k) & 0xFF) }
+            [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80)
+                + (0..<77).map { UInt8(($0 * 5 + k) & 0xFF) }
         }
         var sent: Set<[UInt8]> = []
         for k in 0..<150 {
             if k == 50 {
-                let (st, body) = try await s.signal(childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
+                let (st, body) = try await s.signal(
+                    childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
                 #expect(st == 200 && body["status"] as? String == "in-progress", "\(body)")
             }
             let p = payload(k, 0xA1)
@@ -368,7 +394,9 @@ struct DialTests {
         let outcome = try #require(try await s.callback("relay"), "the outcome reaches callbackUrl, signed")
         let d = outcome["dial"] as? [String: Any] ?? [:]
         #expect(outcome["event"] as? String == "dial" && d["status"] as? String == "answered", "\(outcome)")
-        #expect(d["mode"] as? String == "relay" && d["call_id"] as? String == childID && d["ended_by"] as? String == "callee")
+        #expect(
+            d["mode"] as? String == "relay" && d["call_id"] as? String == childID
+                && d["ended_by"] as? String == "callee")
         #expect((d["duration_seconds"] as? Double ?? 0) > 1.5, "\(d)")
 
         // Undecoded: the caller's payloads reach the callee byte for byte (µ-law 0x7F kept).
@@ -380,11 +408,15 @@ struct DialTests {
         #expect(relayed.allSatisfy { sent.contains($0.payload) }, "relayed payloads are the caller's bytes")
         // One continuous stream at the caller: ringback, then the callee's audio and digit.
         let fromCallee = atCaller.filter { tagged($0, 0xB2) }
-        #expect(fromCallee.count >= 80 && atCaller.count > fromCallee.count + 30, "ringback, then \(fromCallee.count) relayed")
+        #expect(
+            fromCallee.count >= 80 && atCaller.count > fromCallee.count + 30,
+            "ringback, then \(fromCallee.count) relayed")
         let problems = Self.continuity(atCaller, audioPT: 0)
         #expect(problems.isEmpty, "caller's stream: \(problems)")
         let events = atCaller.filter { $0.payloadType == 101 }
-        #expect(events.count == 6 && events.allSatisfy { $0.payload.first == 5 }, "the digit passes through: \(events.count)")
+        #expect(
+            events.count == 6 && events.allSatisfy { $0.payload.first == 5 },
+            "the digit passes through: \(events.count)")
 
         // The parent went on (said its line, hung up); the child is a call of its own.
         var parent: [String: Any] = [:]
@@ -394,6 +426,17 @@ struct DialTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(parent["status"] as? String == "completed")
+        // The relayed bridge is recorded too (both legs decode for it): a stereo WAV.
+        let recordingID = try #require(d["recording_id"] as? String)
+        var ready = false
+        for _ in 0..<50 {
+            if try await s.daemon.request("GET", "/v1/recordings/\(recordingID)").status == 200 {
+                ready = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(ready, "the bridge recording is ready")
         let child = try await s.call(childID)
         #expect(child["parent_call_id"] as? String == parentID && child["status"] as? String == "completed", "\(child)")
         #expect(child["remote_e164"] as? String == "+254711000001" && child["direction"] as? String == "outbound")
@@ -432,7 +475,8 @@ struct DialTests {
         let offer = try #require(dial["sdp"] as? String)
         callee.target = try #require(audioPort(offer))
         #expect(dial["to"] as? String == "sip:agent@pbx.example.com")
-        let (st, _) = try await s.signal(childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 8)])
+        let (st, _) = try await s.signal(
+            childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 8)])
         #expect(st == 200)
         let up = g711Tone(1000, law: .ulaw, frames: 150)
         let down = g711Tone(700, law: .alaw, frames: 150)
@@ -451,8 +495,12 @@ struct DialTests {
 
         // The caller hears the callee's 700 Hz as µ-law; the callee the caller's 1 kHz as A-law
         // (a second of the bridge, before its last frames).
-        let heardByCaller = atCaller.filter { $0.payloadType == 0 }.dropLast(10).suffix(50).flatMap { $0.payload.map(G711.decodeULaw) }
-        let heardByCallee = atCallee.filter { $0.payloadType == 8 }.dropLast(10).suffix(50).flatMap { $0.payload.map(G711.decodeALaw) }
+        let heardByCaller = atCaller.filter { $0.payloadType == 0 }.dropLast(10).suffix(50).flatMap {
+            $0.payload.map(G711.decodeULaw)
+        }
+        let heardByCallee = atCallee.filter { $0.payloadType == 8 }.dropLast(10).suffix(50).flatMap {
+            $0.payload.map(G711.decodeALaw)
+        }
         let c700 = share(heardByCaller[...], 700)
         let e1000 = share(heardByCallee[...], 1000)
         #expect(c700 > 0.6, "the caller hears 700 Hz: \(c700)")
@@ -491,13 +539,18 @@ struct DialTests {
     func busyAndNoAnswer() async throws {
         let s = try await Setup("busy", rtpPorts: "44700-44799")
         defer { s.stop() }
-        try s.document("busy", [["verb": "dial", "numbers": ["+254711000003"], "timeout": 5, "callbackUrl": s.app.url("/cb/busy")]])
-        try s.document("silent", [["verb": "dial", "numbers": ["+254711000004"], "timeout": 5, "callbackUrl": s.app.url("/cb/silent")]])
+        try s.document(
+            "busy",
+            [["verb": "dial", "numbers": ["+254711000003"], "timeout": 5, "callbackUrl": s.app.url("/cb/busy")]])
+        try s.document(
+            "silent",
+            [["verb": "dial", "numbers": ["+254711000004"], "timeout": 5, "callbackUrl": s.app.url("/cb/silent")]])
         try await s.number("+254700000003", doc: "busy")
         try await s.number("+254700000004", doc: "silent")
         _ = try await s.inbound(to: "+254700000003", phonePort: 44_920)
         _ = try await s.inbound(to: "+254700000004", phonePort: 44_922)
-        let busyDial = try #require(try await s.webhook("dial", where: { $0["to"] as? String == "+254711000003" }).first)
+        let busyDial = try #require(
+            try await s.webhook("dial", where: { $0["to"] as? String == "+254711000003" }).first)
         let busyID = try #require(busyDial["call_id"] as? String)
         #expect(try await s.signal(busyID, ["signal": "ringing"]).0 == 200)
         #expect(try await s.signal(busyID, ["signal": "busy", "cause": "486"]).0 == 200)
@@ -528,12 +581,14 @@ struct DialTests {
         let callee = try FarEnd(port: 44_932, sequence: 1, timestamp: 1, ssrc: 0x4444_4444)
         let (parentID, _) = try await s.inbound(to: "+254700000005", phonePort: caller.socket.port)
         let dials = try await s.webhook("dial", count: 2)
-        #expect(dials.count == 2 && Set(dials.compactMap { $0["to"] as? String }) == ["+254711000005", "+254711000006"])
+        #expect(
+            dials.count == 2 && Set(dials.compactMap { $0["to"] as? String }) == ["+254711000005", "+254711000006"])
         let first = try #require(dials.first { $0["to"] as? String == "+254711000005" }?["call_id"] as? String)
         let second = try #require(dials.first { $0["to"] as? String == "+254711000006" }?["call_id"] as? String)
 
         // Bad input first: each a precise error, and the call stays as it was.
-        let (unknown, ub) = try await s.signal("call_doesnotexist", ["signal": "answered", "sdp": phoneAnswer(port: 44_932, pt: 0)])
+        let (unknown, ub) = try await s.signal(
+            "call_doesnotexist", ["signal": "answered", "sdp": phoneAnswer(port: 44_932, pt: 0)])
         #expect(unknown == 404 && (ub["error"] as? [String: Any])?["code"] as? String == "not_found")
         let (noSDP, nb) = try await s.signal(second, ["signal": "answered"])
         #expect(noSDP == 422 && (nb["error"] as? [String: Any])?["code"] as? String == "missing_sdp", "\(nb)")
@@ -544,7 +599,8 @@ struct DialTests {
         #expect(try await s.call(second)["status"] as? String == "queued", "nothing changed")
 
         // The second answers first and wins; the first is canceled.
-        let (ok, okBody) = try await s.signal(second, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
+        let (ok, okBody) = try await s.signal(
+            second, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
         #expect(ok == 200, "a good answer after the bad ones still works: \(okBody)")
         let cancels = try await s.webhook("cancel", where: { $0["call_id"] as? String == first })
         #expect(cancels.count == 1, "the other call is canceled")
@@ -569,7 +625,9 @@ struct DialTests {
         #expect(hangups.count == 1, "the answered call is hung up")
         let outcome = try #require(try await s.callback("simul"))
         let d = outcome["dial"] as? [String: Any] ?? [:]
-        #expect(d["status"] as? String == "answered" && d["call_id"] as? String == second && d["ended_by"] as? String == "caller", "\(d)")
+        #expect(
+            d["status"] as? String == "answered" && d["call_id"] as? String == second
+                && d["ended_by"] as? String == "caller", "\(d)")
         let (after, afterBody) = try await s.signal(second, ["signal": "hangup"])
         #expect(after == 409 && (afterBody["error"] as? [String: Any])?["code"] as? String == "call_ended")
         _ = callee

@@ -43,9 +43,14 @@ struct SeenPacket {
 }
 
 /// An RTP packet as a far end writes it.
-func rtpPacket(pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
+func rtpPacket(pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8])
+    -> [UInt8]
+{
     var b: [UInt8] = [0x80, (marker ? 0x80 : 0) | pt, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
-    b += [UInt8(timestamp >> 24), UInt8((timestamp >> 16) & 0xFF), UInt8((timestamp >> 8) & 0xFF), UInt8(timestamp & 0xFF)]
+    b += [
+        UInt8(timestamp >> 24), UInt8((timestamp >> 16) & 0xFF), UInt8((timestamp >> 8) & 0xFF),
+        UInt8(timestamp & 0xFF),
+    ]
     b += [UInt8(ssrc >> 24), UInt8((ssrc >> 16) & 0xFF), UInt8((ssrc >> 8) & 0xFF), UInt8(ssrc & 0xFF)]
     return b + payload
 }
@@ -56,7 +61,9 @@ func rtpPacket(pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UIn
 func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
     var problems: [String] = []
     guard let first = packets.first else { return ["no packets"] }
-    if packets.contains(where: { $0.ssrc != first.ssrc }) { problems.append("more than one SSRC: \(Set(packets.map(\.ssrc)))") }
+    if packets.contains(where: { $0.ssrc != first.ssrc }) {
+        problems.append("more than one SSRC: \(Set(packets.map(\.ssrc)))")
+    }
     var lastAudio: SeenPacket?
     for (i, p) in packets.enumerated() {
         if i > 0, p.sequence != packets[i - 1].sequence &+ 1 {
@@ -75,7 +82,9 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
 /// The relay: same-codec legs joined without decoding, on real loopback UDP with raw
 /// sockets as both far ends. Ports 44000–44199.
 @Suite(.serialized) struct LegRelayTests {
-    static func engine(workers: Int = 2, first: UInt16 = 44_000, onStart: (@Sendable () -> Void)? = nil) throws -> MediaEngine {
+    static func engine(workers: Int = 2, first: UInt16 = 44_000, onStart: (@Sendable () -> Void)? = nil) throws
+        -> MediaEngine
+    {
         var c = MediaEngineConfiguration(workers: workers)
         c.firstPort = first
         c.lastPort = first + 99
@@ -106,7 +115,8 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
         // Each far end sends 20 ms PCMU packets; the payload numbers the packet and holds
         // µ-law 0x7F, which a decode and re-encode would turn into 0xFF.
         func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
-            [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80) + (0..<77).map { UInt8(($0 * 7 + k) & 0xFF) }
+            [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80)
+                + (0..<77).map { UInt8(($0 * 7 + k) & 0xFF) }
         }
         var sentByCaller: [[UInt8]: Int] = [:]
         let relayStartPacket = 25
@@ -118,18 +128,26 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
             sentByCaller[pa] = k
             // The caller's sequence numbers wrap during the call.
             caller.send(
-                rtpPacket(pt: 0, marker: k == 0, sequence: 65_500 &+ UInt16(k), timestamp: 1_000 &+ UInt32(k) * 160, ssrc: 0xCA11_E500, payload: pa),
+                rtpPacket(
+                    pt: 0, marker: k == 0, sequence: 65_500 &+ UInt16(k), timestamp: 1_000 &+ UInt32(k) * 160,
+                    ssrc: 0xCA11_E500, payload: pa),
                 to: a.local)
             callee.send(
-                rtpPacket(pt: 0, marker: k == 0, sequence: calleeSequence, timestamp: 0xFFFF_F000 &+ UInt32(k) * 160, ssrc: 0x0CA1_1EE0, payload: payload(k, 0xB2)),
+                rtpPacket(
+                    pt: 0, marker: k == 0, sequence: calleeSequence, timestamp: 0xFFFF_F000 &+ UInt32(k) * 160,
+                    ssrc: 0x0CA1_1EE0, payload: payload(k, 0xB2)),
                 to: b.local)
             calleeSequence &+= 1
             if k == 60 {
                 // The callee presses 5: three updates and three ends (RFC 4733), PT 96.
-                for (j, (end, duration)) in [(false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)].enumerated() {
+                for (j, (end, duration)) in [
+                    (false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640),
+                ].enumerated() {
                     let event: [UInt8] = [5, (end ? 0x80 : 0) | 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]
                     callee.send(
-                        rtpPacket(pt: 96, marker: j == 0, sequence: calleeSequence &+ UInt16(j), timestamp: 0xFFFF_F000 &+ UInt32(k + 1) * 160, ssrc: 0x0CA1_1EE0, payload: event),
+                        rtpPacket(
+                            pt: 96, marker: j == 0, sequence: calleeSequence &+ UInt16(j),
+                            timestamp: 0xFFFF_F000 &+ UInt32(k + 1) * 160, ssrc: 0x0CA1_1EE0, payload: event),
                         to: b.local)
                 }
                 calleeSequence &+= 6
@@ -157,7 +175,9 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
         let events = atCaller.filter { $0.payloadType == 101 }
         #expect(events.count == 6 && events.allSatisfy { $0.payload.first == 5 }, "\(events.map(\.payload))")
         #expect(events.first?.marker == true && events.last.map { $0.payload[1] & 0x80 != 0 } == true)
-        if let e = events.first, let before = atCaller.last(where: { $0.payloadType == 0 && $0.sequence &- e.sequence > 0x8000 }) {
+        if let e = events.first,
+            let before = atCaller.last(where: { $0.payloadType == 0 && $0.sequence &- e.sequence > 0x8000 })
+        {
             let step = Int32(bitPattern: e.timestamp &- before.timestamp)
             #expect(step > 0 && step <= 160 * 4, "the event's timestamp follows the audio: \(step)")
         }
