@@ -1,6 +1,7 @@
 import Foundation
 import SautiAudio
 import SautiMedia
+import SautiWire
 
 /// Packets per second one media worker relays for bridged same-codec calls (`LegRelay`:
 /// PCMU both sides, no decoding), driven by the anchors' `rtpload` on loopback: each call is
@@ -17,6 +18,8 @@ struct RelayBenchmark {
     var workDirectory = "bench-out"
     var workerNice: Int32? = MediaEngineConfiguration().workerNice
     var rtpengine = false
+    /// The loads rtpengine runs at; empty: the largest load that held here.
+    var rtpengineLoads: [Int] = []
 
     struct Row {
         var engine: String
@@ -26,6 +29,10 @@ struct RelayBenchmark {
         var coreShare: Double
         var loss: Double
         var lateSlots: Double
+        /// The media worker's tick lateness p99, in µs, and ticks skipped (ours only): a
+        /// relayed packet waits for the next tick, so a late worker is added latency.
+        var tickP99: Int = 0
+        var skippedTicks: Int = 0
         var holds: Bool
     }
 
@@ -79,6 +86,7 @@ struct RelayBenchmark {
             }
             let endpoints = workDirectory + "/rtpload-relay-endpoints.txt"
             try lines.write(toFile: endpoints, atomically: true, encoding: .utf8)
+            let t0 = engine.tickTiming[0]
             let out = workDirectory + "/rtpload-relay-out.json"
             let pid = ProcessInfo.processInfo.processIdentifier
             let (_, status) = try spawnAndWait(
@@ -87,7 +95,21 @@ struct RelayBenchmark {
                     "-c",
                     "\(rtpload) -e \(endpoints) -P 0:\(payloadPath) -d \(seconds + warmup) -w \(warmup) -g 500 -p \(pid) > \(out)",
                 ])
-            let relayed = relays.reduce(0) { $0 + $1.a.statistics.packetsRelayed + $1.b.statistics.packetsRelayed }
+            let stats = relays.flatMap { [$0.a.statistics, $0.b.statistics] }
+            let relayed = stats.reduce(0) { $0 + $1.packetsRelayed }
+            let received = stats.reduce(0) { $0 + $1.packetsReceived }
+            let dropped = stats.reduce(0) { $0 + $1.relayDropped + $1.sendErrors }
+            let t1 = engine.tickTiming[0]
+            var timing = TickStatistics()
+            timing.ticks = t1.ticks - t0.ticks
+            timing.lateTicks = t1.lateTicks - t0.lateTicks
+            timing.skippedTicks = t1.skippedTicks - t0.skippedTicks
+            for i in timing.latenessBuckets.indices {
+                timing.latenessBuckets[i] = t1.latenessBuckets[i] - t0.latenessBuckets[i]
+            }
+            print(
+                "  legs received \(received), relayed \(relayed), not sent \(dropped); worker ticks \(timing.ticks), late \(timing.lateTicks), skipped \(timing.skippedTicks), lateness p99 \(timing.latenessPercentile(0.99)) µs"
+            )
             for r in relays {
                 r.a.close()
                 r.b.close()
@@ -99,13 +121,17 @@ struct RelayBenchmark {
             else {
                 throw BenchError("rtpload failed at \(n) calls (exit \(status))")
             }
-            let row = Self.row("sautikit", n, json)
+            var row = Self.row("sautikit", n, json)
+            row.tickP99 = timing.latenessPercentile(0.99)
+            row.skippedTicks = timing.skippedTicks
+            row.holds = row.holds && row.skippedTicks == 0 && row.tickP99 <= 2000
             rows.append(row)
             Self.printRow(row)
             if relayed == 0 { throw BenchError("nothing was relayed: the legs did not join") }
             if !row.holds && row.coreShare > 1.0 { break }
         }
-        if rtpengine, let n = rows.filter(\.holds).map(\.calls).max() ?? rows.last?.calls {
+        let largest = rows.filter(\.holds).map(\.calls).max() ?? rows.last?.calls
+        for n in rtpengine ? (rtpengineLoads.isEmpty ? largest.map { [$0] } ?? [] : rtpengineLoads) : [] {
             if let row = try runRTPEngine(calls: n) {
                 rows.append(row)
                 Self.printRow(row)
@@ -187,6 +213,9 @@ func relayBench(_ args: [String]) async throws {
         case "--work": bench.workDirectory = it.next() ?? bench.workDirectory
         case "--worker-nice": bench.workerNice = Int32(it.next() ?? "")
         case "--rtpengine": bench.rtpengine = true
+        case "--rtpengine-loads":
+            bench.rtpengine = true
+            bench.rtpengineLoads = (it.next() ?? "").split(separator: ",").compactMap { Int($0) }
         default: throw BenchError("unknown option \(a)\n\(usage)")
         }
     }
@@ -195,14 +224,14 @@ func relayBench(_ args: [String]) async throws {
     )
     let rows = try await bench.run()
     print("")
-    print("engine     calls   pkt/s relayed   µs CPU/pkt   core %    loss %   holds")
+    print("engine     calls   pkt/s relayed   µs CPU/pkt   core %    loss %   tick p99 µs   holds")
     for r in rows {
         print(
             String(
-                format: "%@ %6d %15.0f %12.2f %8.1f %9.3f   %@",
+                format: "%@ %6d %15.0f %12.2f %8.1f %9.3f %13@   %@",
                 r.engine.padding(toLength: 9, withPad: " ", startingAt: 0),
                 r.calls, r.packetsPerSecond, r.microsecondsPerPacket, r.coreShare * 100, r.loss * 100,
-                r.holds ? "yes" : "no"))
+                r.engine == "sautikit" ? "\(r.tickP99)" : "-", r.holds ? "yes" : "no"))
     }
     let held = rows.filter { $0.engine == "sautikit" && $0.holds }.map(\.packetsPerSecond).max() ?? 0
     print(String(format: "largest relay load held on one worker: %.0f pkt/s", held))
@@ -214,7 +243,8 @@ func relayBench(_ args: [String]) async throws {
                 [
                     "engine": $0.engine, "calls": $0.calls, "packets_per_second": $0.packetsPerSecond,
                     "us_cpu_per_packet": $0.microsecondsPerPacket, "core_share": $0.coreShare, "loss": $0.loss,
-                    "sender_late_slots": $0.lateSlots, "holds": $0.holds,
+                    "sender_late_slots": $0.lateSlots, "tick_lateness_p99_us": $0.tickP99,
+                    "skipped_ticks": $0.skippedTicks, "holds": $0.holds,
                 ] as [String: Any]
             },
         ])

@@ -283,11 +283,11 @@ struct DialTests {
         {
             let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             var found: [[String: Any]] = []
-            while ContinuousClock.now < deadline {
+            while true {
                 found = try requests("/signalling").map(\.body).filter {
                     $0["action"] as? String == action && match($0)
                 }
-                if found.count >= count { break }
+                if found.count >= count || ContinuousClock.now >= deadline { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
             return found
@@ -631,5 +631,43 @@ struct DialTests {
         let (after, afterBody) = try await s.signal(second, ["signal": "hangup"])
         #expect(after == 409 && (afterBody["error"] as? [String: Any])?["code"] as? String == "call_ended")
         _ = callee
+    }
+
+    @Test(
+        "sequential dial: the second target is rung only after the first is busy; its answer is bridged until maxDuration, which hangs it up",
+        .timeLimit(.minutes(2)))
+    func sequentialAndMaxDuration() async throws {
+        let s = try await Setup("sequential", rtpPorts: "44400-44499")
+        defer { s.stop() }
+        try s.document(
+            "main",
+            [
+                [
+                    "verb": "dial", "numbers": ["+254711000007", "+254711000008"], "sequential": true, "timeout": 5,
+                    "maxDuration": 2, "callbackUrl": s.app.url("/cb/sequential"),
+                ]
+            ])
+        try await s.number("+254700000007", doc: "main")
+        _ = try await s.inbound(to: "+254700000007", phonePort: 44_940)
+        let first = try #require(try await s.webhook("dial").first)
+        #expect(first["to"] as? String == "+254711000007")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await s.webhook("dial", seconds: 0).count == 1, "one at a time")
+        let firstID = try #require(first["call_id"] as? String)
+        #expect(try await s.signal(firstID, ["signal": "busy"]).0 == 200)
+        let second = try #require(try await s.webhook("dial", count: 2).last)
+        #expect(second["to"] as? String == "+254711000008")
+        let secondID = try #require(second["call_id"] as? String)
+        #expect(try await s.signal(secondID, ["signal": "answered", "sdp": phoneAnswer(port: 44_942, pt: 0)]).0 == 200)
+        let outcome = try #require(try await s.callback("sequential"))
+        let d = outcome["dial"] as? [String: Any] ?? [:]
+        #expect(d["status"] as? String == "answered" && d["call_id"] as? String == secondID, "\(d)")
+        #expect(d["ended_by"] as? String == "max-duration", "\(d)")
+        let duration = d["duration_seconds"] as? Double ?? 0
+        #expect(duration >= 1.9 && duration < 3.5, "joined for maxDuration: \(duration)")
+        let hangups = try await s.webhook("hangup", where: { $0["call_id"] as? String == secondID })
+        #expect(hangups.count == 1, "the called party is hung up at maxDuration")
+        #expect(try await s.call(secondID)["status"] as? String == "completed")
+        #expect(try await s.call(firstID)["status"] as? String == "busy")
     }
 }
