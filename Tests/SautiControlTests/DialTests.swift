@@ -192,6 +192,14 @@ private func share(_ samples: ArraySlice<Int16>, _ frequency: Double) -> Double 
     return total == 0 ? 0 : 2 * power / (total * Double(samples.count))
 }
 
+/// The 20 ms frames of `frames` with sound (RMS above −40 dBFS), joined.
+private func loudFrames(_ frames: [[Int16]]) -> [Int16] {
+    frames.filter { f in
+        let energy = f.reduce(0.0) { $0 + Double($1) * Double($1) }
+        return !f.isEmpty && (energy / Double(f.count)).squareRoot() > 32768 * 0.01
+    }.flatMap { $0 }
+}
+
 /// An SDP answer from a phone at 127.0.0.1:`port` with `codec` (0 PCMU, 8 PCMA) and RFC 4733.
 private func phoneAnswer(port: UInt16, pt: Int) -> String {
     let name = pt == 0 ? "PCMU" : "PCMA"
@@ -373,6 +381,9 @@ struct DialTests {
                 + (0..<77).map { UInt8(($0 * 5 + k) & 0xFF) }
         }
         var sent: Set<[UInt8]> = []
+        // Read as it comes (a socket's buffer holds only a few seconds of packets).
+        var atCaller: [Packet] = []
+        var atCallee: [Packet] = []
         for k in 0..<150 {
             if k == 50 {
                 let (st, body) = try await s.signal(
@@ -384,11 +395,13 @@ struct DialTests {
             caller.audio(pt: 0, p)
             callee.audio(pt: 0, payload(k, 0xB2))
             if k == 110 { callee.digit(5) }
+            atCaller += caller.socket.receiveAll().compactMap(Packet.init)
+            atCallee += callee.socket.receiveAll().compactMap(Packet.init)
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(200))
-        let atCaller = caller.socket.receiveAll().compactMap(Packet.init)
-        let atCallee = callee.socket.receiveAll().compactMap(Packet.init)
+        atCaller += caller.socket.receiveAll().compactMap(Packet.init)
+        atCallee += callee.socket.receiveAll().compactMap(Packet.init)
         // The callee's signal ends the bridge; the flow goes on.
         #expect(try await s.signal(childID, ["signal": "hangup"]).0 == 200)
         let outcome = try #require(try await s.callback("relay"), "the outcome reaches callbackUrl, signed")
@@ -475,36 +488,40 @@ struct DialTests {
         let offer = try #require(dial["sdp"] as? String)
         callee.target = try #require(audioPort(offer))
         #expect(dial["to"] as? String == "sip:agent@pbx.example.com")
+        // What came before the answer (ringback, silence) is read and set aside.
+        _ = caller.socket.receiveAll()
+        _ = callee.socket.receiveAll()
         let (st, _) = try await s.signal(
             childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 8)])
         #expect(st == 200)
         let up = g711Tone(1000, law: .ulaw, frames: 150)
         let down = g711Tone(700, law: .alaw, frames: 150)
+        // Read as it comes (a socket's buffer holds only a few seconds of packets).
+        var atCaller: [Packet] = []
+        var atCallee: [Packet] = []
         for k in 0..<150 {
             caller.audio(pt: 0, up[k])
             callee.audio(pt: 8, down[k])
+            atCaller += caller.socket.receiveAll().compactMap(Packet.init)
+            atCallee += callee.socket.receiveAll().compactMap(Packet.init)
             try await Task.sleep(for: .milliseconds(20))
         }
-        try await Task.sleep(for: .milliseconds(100))
-        let atCaller = caller.socket.receiveAll().compactMap(Packet.init)
-        let atCallee = callee.socket.receiveAll().compactMap(Packet.init)
         #expect(try await s.signal(childID, ["signal": "hangup"]).0 == 200)
+        atCaller += caller.socket.receiveAll().compactMap(Packet.init)
+        atCallee += callee.socket.receiveAll().compactMap(Packet.init)
         let outcome = try #require(try await s.callback("transcode"))
         let d = outcome["dial"] as? [String: Any] ?? [:]
         #expect(d["status"] as? String == "answered" && d["mode"] as? String == "transcode", "\(d)")
 
-        // The caller hears the callee's 700 Hz as µ-law; the callee the caller's 1 kHz as A-law
-        // (a second of the bridge, before its last frames).
-        let heardByCaller = atCaller.filter { $0.payloadType == 0 }.dropLast(10).suffix(50).flatMap {
-            $0.payload.map(G711.decodeULaw)
-        }
-        let heardByCallee = atCallee.filter { $0.payloadType == 8 }.dropLast(10).suffix(50).flatMap {
-            $0.payload.map(G711.decodeALaw)
-        }
+        // The caller hears the callee's 700 Hz as µ-law; the callee the caller's 1 kHz as A-law:
+        // over the frames with sound after the answer (a bridge starting, a stream ending,
+        // send silence), at least a second of them.
+        let heardByCaller = loudFrames(atCaller.filter { $0.payloadType == 0 }.map { $0.payload.map(G711.decodeULaw) })
+        let heardByCallee = loudFrames(atCallee.filter { $0.payloadType == 8 }.map { $0.payload.map(G711.decodeALaw) })
         let c700 = share(heardByCaller[...], 700)
         let e1000 = share(heardByCallee[...], 1000)
-        #expect(c700 > 0.6, "the caller hears 700 Hz: \(c700)")
-        #expect(e1000 > 0.6, "the callee hears 1 kHz: \(e1000)")
+        #expect(heardByCaller.count >= 8000 && c700 > 0.6, "the caller hears 700 Hz: \(c700) over \(heardByCaller.count) samples")
+        #expect(heardByCallee.count >= 8000 && e1000 > 0.6, "the callee hears 1 kHz: \(e1000) over \(heardByCallee.count) samples")
         // sendDigits "1w2": RFC 4733 events 1 then 2 at the callee, half a second apart or more.
         let events = atCallee.filter { $0.payloadType == 101 }
         let codes = events.reduce(into: [UInt8]()) { r, p in if p.marker { r.append(p.payload[0]) } }
@@ -524,11 +541,15 @@ struct DialTests {
         #expect(fetched == 0)
         let (info, samples) = try WAVReader.read(path: out)
         #expect(info.channels == 2 && info.frames > 8000 * 2, "\(info)")
-        let left = stride(from: 0, to: samples.count, by: 2).map { samples[$0] }
-        let right = stride(from: 1, to: samples.count, by: 2).map { samples[$0] }
-        let mid = left.count / 2
-        let l = share(left[(mid - 4000)..<(mid + 4000)], 1000)
-        let r = share(right[(mid - 4000)..<(mid + 4000)], 700)
+        func frames(_ channel: Int) -> [[Int16]] {
+            let mono = stride(from: channel, to: samples.count, by: 2).map { samples[$0] }
+            return stride(from: 0, to: mono.count - 159, by: 160).map { Array(mono[$0..<($0 + 160)]) }
+        }
+        let left = loudFrames(frames(0))
+        let right = loudFrames(frames(1))
+        let l = share(left[...], 1000)
+        let r = share(right[...], 700)
+        #expect(left.count >= 8000 && right.count >= 8000, "a second of each side: \(left.count), \(right.count)")
         #expect(l > 0.6 && r > 0.6, "left 1 kHz \(l), right 700 Hz \(r)")
         _ = parentID
     }

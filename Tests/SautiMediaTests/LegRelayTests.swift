@@ -122,6 +122,9 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
         let relayStartPacket = 25
         var relay: LegRelay?
         var calleeSequence: UInt16 = 7
+        // Read as it comes (a socket's buffer holds only a few seconds of packets).
+        var atCaller: [SeenPacket] = []
+        var atCallee: [SeenPacket] = []
         for k in 0..<100 {
             if k == relayStartPacket { relay = await LegRelay.start(a, b) }
             let pa = payload(k, 0xA1)
@@ -152,13 +155,15 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
                 }
                 calleeSequence &+= 6
             }
+            atCaller += caller.receiveAll().compactMap(SeenPacket.init)
+            atCallee += callee.receiveAll().compactMap(SeenPacket.init)
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(200))
         await relay?.stop()
 
-        let atCaller = caller.receiveAll().compactMap(SeenPacket.init)
-        let atCallee = callee.receiveAll().compactMap(SeenPacket.init)
+        atCaller += caller.receiveAll().compactMap(SeenPacket.init)
+        atCallee += callee.receiveAll().compactMap(SeenPacket.init)
         // Undecoded: every audio payload after the switch is one the caller sent, byte for byte.
         let relayed = atCallee.filter { $0.payloadType == 0 && $0.payload.first == 0xA1 }
         #expect(relayed.count >= 100 - relayStartPacket - 5, "\(relayed.count) caller packets relayed to the callee")
