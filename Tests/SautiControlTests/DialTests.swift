@@ -555,7 +555,7 @@ struct DialTests {
     }
 
     @Test(
-        "busy and no-answer outcomes reach callbackUrl: the registrar's busy, and a timeout that cancels the child call",
+        "busy, no-answer and canceled outcomes reach callbackUrl: the registrar's busy, a timeout that cancels the child call, a caller who hangs up while it rings",
         .timeLimit(.minutes(2)))
     func busyAndNoAnswer() async throws {
         let s = try await Setup("busy", rtpPorts: "44700-44799")
@@ -566,10 +566,15 @@ struct DialTests {
         try s.document(
             "silent",
             [["verb": "dial", "numbers": ["+254711000004"], "timeout": 5, "callbackUrl": s.app.url("/cb/silent")]])
+        try s.document(
+            "left",
+            [["verb": "dial", "numbers": ["+254711000009"], "timeout": 30, "callbackUrl": s.app.url("/cb/left")]])
         try await s.number("+254700000003", doc: "busy")
         try await s.number("+254700000004", doc: "silent")
+        try await s.number("+254700000006", doc: "left")
         _ = try await s.inbound(to: "+254700000003", phonePort: 44_920)
         _ = try await s.inbound(to: "+254700000004", phonePort: 44_922)
+        let (leftID, _) = try await s.inbound(to: "+254700000006", phonePort: 44_924)
         let busyDial = try #require(
             try await s.webhook("dial", where: { $0["to"] as? String == "+254711000003" }).first)
         let busyID = try #require(busyDial["call_id"] as? String)
@@ -577,6 +582,19 @@ struct DialTests {
         #expect(try await s.signal(busyID, ["signal": "busy", "cause": "486"]).0 == 200)
         let busy = try #require(try await s.callback("busy"))
         #expect((busy["dial"] as? [String: Any])?["status"] as? String == "busy", "\(busy)")
+
+        // A caller who hangs up while the target rings: the target is canceled, the outcome
+        // is canceled, and still reaches callbackUrl.
+        let leftDial = try #require(
+            try await s.webhook("dial", where: { $0["to"] as? String == "+254711000009" }).first)
+        let leftChild = try #require(leftDial["call_id"] as? String)
+        #expect(try await s.signal(leftChild, ["signal": "ringing"]).0 == 200)
+        #expect(try await s.signal(leftID, ["signal": "hangup"]).0 == 200)
+        let left = try #require(try await s.callback("left"))
+        #expect((left["dial"] as? [String: Any])?["status"] as? String == "canceled", "\(left)")
+        let leftCancel = try await s.webhook("cancel", where: { $0["call_id"] as? String == leftChild })
+        #expect(leftCancel.first?["reason"] as? String == "canceled")
+        #expect(try await s.call(leftChild)["status"] as? String == "canceled")
 
         let silent = try #require(try await s.callback("silent", seconds: 15))
         let sd = silent["dial"] as? [String: Any] ?? [:]
