@@ -13,7 +13,9 @@ import Synchronization
 /// each side negotiated.
 ///
 /// Both legs run on one worker (`start` moves the second to the first's), so the relay is
-/// plain worker-confined state: no ring, no lock, no allocation per packet. A leg keeps
+/// plain worker-confined state: no ring, no lock, no allocation per packet. A relaying
+/// leg's RTP socket wakes the worker (other legs' sockets are polled at the tick), so a
+/// packet leaves on arrival rather than up to a period later. A leg keeps
 /// decoding its inbound audio only while a recording or a sink needs it (a stereo
 /// recording of the bridge hears both legs' decoded audio).
 public final class LegRelay: Sendable {
@@ -87,13 +89,18 @@ extension Leg {
         sourceObject = nil
         roomOutput = nil
         relay = RelayState(peer: peer)
+        owner?.wakeOnArrival(self, true)
     }
 
     /// Ends the relay this leg is part of, on both legs (on this worker).
     func unlinkRelay() {
         guard let r = relay else { return }
         relay = nil
-        if r.peer.relay?.peer === self { r.peer.relay = nil }
+        owner?.wakeOnArrival(self, false)
+        if r.peer.relay?.peer === self {
+            r.peer.relay = nil
+            r.peer.owner?.wakeOnArrival(r.peer, false)
+        }
     }
 
     /// Whether this leg must still decode its inbound audio while relaying: a recording on

@@ -163,6 +163,16 @@ final class MediaWorker: @unchecked Sendable {
         _ = sauti_epoll_add(sockets, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
     }
 
+    /// Makes `leg`'s RTP socket wake the worker (`on`), or only be polled at the tick again:
+    /// a relaying leg's packets leave on arrival, not up to a period later (LegRelay.swift).
+    func wakeOnArrival(_ leg: Leg, _ on: Bool) {
+        if on {
+            _ = sauti_epoll_add(epoll, leg.rtp.fd, SAUTI_EPOLLIN, UInt64(UInt32(bitPattern: leg.rtp.fd)))
+        } else {
+            _ = sauti_epoll_del(epoll, leg.rtp.fd)
+        }
+    }
+
     func add(_ room: Room) { rooms.append(room) }
 
     func remove(_ room: Room) {
@@ -220,7 +230,10 @@ final class MediaWorker: @unchecked Sendable {
                     _ = sauti_eventfd_drain(wake)
                     applyCommands()
                 default:
-                    continue
+                    // A relaying leg's RTP socket (`wakeOnArrival`): its packets leave now.
+                    let start = sauti_monotonic_ns()
+                    drain(Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF), rtcp: false, now: start, offset: sauti_realtime_ns() - start)
+                    tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
                 }
             }
         }

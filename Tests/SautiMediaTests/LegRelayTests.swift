@@ -227,4 +227,46 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
         #expect(after - before == 0, "\(after - before) allocations on the media workers in 5 s of relaying")
         #expect(before > 0)
     }
+
+    @Test("a relayed packet leaves on arrival, not at the next 20 ms tick", .timeLimit(.minutes(1)))
+    func relayedOnArrival() async throws {
+        let engine = try Self.engine(workers: 1, first: 44_200)
+        defer { engine.shutdown() }
+        let caller = try UDPTestSocket(bindTo: Endpoint(address: .v4(0x7F00_0001), port: 44_194))
+        let callee = try UDPTestSocket(bindTo: Endpoint(address: .v4(0x7F00_0001), port: 44_196))
+        var ca = LegConfiguration(codec: .pcmu, remote: Endpoint(address: .v4(0x7F00_0001), port: 44_194))
+        ca.mediaTimeoutMilliseconds = 0
+        var cb = ca
+        cb.remote = Endpoint(address: .v4(0x7F00_0001), port: 44_196)
+        let a = try engine.openLeg(ca)
+        let b = try engine.openLeg(cb)
+        let relay = await LegRelay.start(a, b)
+        defer { Task { await relay.stop() } }
+        _ = callee.receiveAll()
+        var delays: [Double] = []
+        for k in 0..<40 {
+            // Off the tick's phase on purpose: 7 ms steps across the 20 ms period.
+            try await Task.sleep(for: .milliseconds(20 + (k * 7) % 20))
+            let sentAt = ContinuousClock.now
+            caller.send(
+                rtpPacket(
+                    pt: 0, sequence: UInt16(k), timestamp: UInt32(k) * 160, ssrc: 7,
+                    payload: [UInt8](repeating: 0x7F, count: 160)), to: a.local)
+            var got = false
+            while !got && ContinuousClock.now - sentAt < .milliseconds(100) {
+                var p = pollfd(fd: callee.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 5) > 0 {
+                    got = callee.receiveAll().contains {
+                        SeenPacket($0)?.payloadType == 0 && SeenPacket($0)?.payload.first == 0x7F
+                    }
+                }
+            }
+            if got { delays.append(Double((ContinuousClock.now - sentAt).components.attoseconds) / 1e15) }
+        }
+        delays.sort()
+        #expect(delays.count >= 35, "\(delays.count) of 40 relayed")
+        let median = delays.isEmpty ? 1000 : delays[delays.count / 2]
+        print("relay on arrival: median \(median) ms, max \(delays.last ?? 0) ms over \(delays.count) packets")
+        #expect(median < 5, "median delay \(median) ms (a tick-driven relay waits 10 ms on average)")
+    }
 }
