@@ -29,8 +29,8 @@ struct RelayBenchmark {
         var coreShare: Double
         var loss: Double
         var lateSlots: Double
-        /// The media worker's tick lateness p99, in µs, and ticks skipped (ours only): a
-        /// relayed packet waits for the next tick, so a late worker is added latency.
+        /// The media worker's tick lateness p99, in µs, and ticks skipped (ours only; relayed
+        /// packets do not wait for ticks, the legs' own timers and RTCP do).
         var tickP99: Int = 0
         var skippedTicks: Int = 0
         var holds: Bool
@@ -124,7 +124,6 @@ struct RelayBenchmark {
             var row = Self.row("sautikit", n, json)
             row.tickP99 = timing.latenessPercentile(0.99)
             row.skippedTicks = timing.skippedTicks
-            row.holds = row.holds && row.skippedTicks == 0 && row.tickP99 <= 2000
             rows.append(row)
             Self.printRow(row)
             if relayed == 0 { throw BenchError("nothing was relayed: the legs did not join") }

@@ -83,6 +83,9 @@ final class MediaWorker: @unchecked Sendable {
     private static let batchSize = 32
     private static let datagramCapacity = 2048
     private var events = [sauti_epoll_event](repeating: sauti_epoll_event(), count: 64)
+    /// The tick's poll of the legs' sockets has its own: a tick runs while `run` is still
+    /// reading `events` (relaying legs' sockets share the wake-up set).
+    private var socketEvents = [sauti_epoll_event](repeating: sauti_epoll_event(), count: 64)
 
     init(index: Int, onThreadStart: (@Sendable () -> Void)?) throws(SystemError) {
         self.index = index
@@ -263,13 +266,13 @@ final class MediaWorker: @unchecked Sendable {
         // Kernel timestamps are CLOCK_REALTIME; the engine keeps time on CLOCK_MONOTONIC.
         let realtimeOffset = sauti_realtime_ns() - start
         while true {
-            let n = events.withUnsafeMutableBufferPointer { sauti_epoll_wait(sockets, $0.baseAddress, Int32($0.count), 0) }
+            let n = socketEvents.withUnsafeMutableBufferPointer { sauti_epoll_wait(sockets, $0.baseAddress, Int32($0.count), 0) }
             if n <= 0 { break }
             for i in 0..<Int(n) {
-                let cookie = events[i].data
+                let cookie = socketEvents[i].data
                 drain(Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF), rtcp: cookie & Self.rtcpFlag != 0, now: start, offset: realtimeOffset)
             }
-            if Int(n) < events.count { break }
+            if Int(n) < socketEvents.count { break }
         }
         tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
     }
