@@ -36,6 +36,15 @@ private let dialApp = #"""
             self.wfile.write(data)
 
         def do_GET(self):
+            if self.path.endswith(".wav"):
+                with open(os.path.join(DOCS, self.path.split("/")[-1]), "rb") as f:
+                    data = f.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             with LOCK:
                 text = "\n".join(json.dumps(e) for e in LOG)
             self.reply(200, text)
@@ -520,8 +529,12 @@ struct DialTests {
         let heardByCallee = loudFrames(atCallee.filter { $0.payloadType == 8 }.map { $0.payload.map(G711.decodeALaw) })
         let c700 = share(heardByCaller[...], 700)
         let e1000 = share(heardByCallee[...], 1000)
-        #expect(heardByCaller.count >= 8000 && c700 > 0.6, "the caller hears 700 Hz: \(c700) over \(heardByCaller.count) samples")
-        #expect(heardByCallee.count >= 8000 && e1000 > 0.6, "the callee hears 1 kHz: \(e1000) over \(heardByCallee.count) samples")
+        #expect(
+            heardByCaller.count >= 8000 && c700 > 0.6,
+            "the caller hears 700 Hz: \(c700) over \(heardByCaller.count) samples")
+        #expect(
+            heardByCallee.count >= 8000 && e1000 > 0.6,
+            "the callee hears 1 kHz: \(e1000) over \(heardByCallee.count) samples")
         // sendDigits "1w2": RFC 4733 events 1 then 2 at the callee, half a second apart or more.
         let events = atCallee.filter { $0.payloadType == 101 }
         let codes = events.reduce(into: [UInt8]()) { r, p in if p.marker { r.append(p.payload[0]) } }
@@ -673,7 +686,7 @@ struct DialTests {
     }
 
     @Test(
-        "sequential dial: the second target is rung only after the first is busy; its answer is bridged until maxDuration, which hangs it up",
+        "sequential dial: ringbackTone's audio while the targets ring; the second target is rung only after the first is busy; its answer is bridged until maxDuration, which hangs it up",
         .timeLimit(.minutes(2)))
     func sequentialAndMaxDuration() async throws {
         let s = try await Setup("sequential", rtpPorts: "44400-44499")
@@ -684,15 +697,30 @@ struct DialTests {
                 [
                     "verb": "dial", "numbers": ["+254711000007", "+254711000008"], "sequential": true, "timeout": 5,
                     "maxDuration": 2, "callbackUrl": s.app.url("/cb/sequential"),
+                    "ringbackTone": s.app.url("/ringback.wav"),
                 ]
             ])
+        // The ringback: 600 Hz, 3 s.
+        var g = ToneGenerator(ToneSpec(frequenciesHz: [600], levelDBFS: -12), sampleRate: 8000)
+        var tone = [Int16](repeating: 0, count: 24_000)
+        tone.withUnsafeMutableBufferPointer { g.fill($0) }
+        try WAVWriter(path: s.docs + "/ringback.wav", sampleRate: 8000).write(tone)
         try await s.number("+254700000007", doc: "main")
+        let caller = try RawRTPSocket(port: 44_940)
         _ = try await s.inbound(to: "+254700000007", phonePort: 44_940)
         let first = try #require(try await s.webhook("dial").first)
         #expect(first["to"] as? String == "+254711000007")
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await s.webhook("dial", seconds: 0).count == 1, "one at a time")
         let firstID = try #require(first["call_id"] as? String)
+        // The caller hears the ringback's audio while the first target rings.
+        try await Task.sleep(for: .milliseconds(700))
+        let ringing = loudFrames(
+            caller.receiveAll().compactMap(Packet.init).filter { $0.payloadType == 0 }.map {
+                $0.payload.map(G711.decodeULaw)
+            })
+        let r600 = share(ringing[...], 600)
+        #expect(ringing.count >= 1600 && r600 > 0.6, "ringbackTone heard: \(r600) over \(ringing.count) samples")
         #expect(try await s.signal(firstID, ["signal": "busy"]).0 == 200)
         let second = try #require(try await s.webhook("dial", count: 2).last)
         #expect(second["to"] as? String == "+254711000008")
