@@ -4,6 +4,7 @@ import Foundation
 /// see Benchmarks/README.md.
 let usage = """
     usage: sauti-bench legs [--loads 1000,2000,2500] [--seconds S] [--media tone|play-record] [--compare] [--work DIR] [--worker-nice N] [--paired]
+           sauti-bench relay [--loads 250,500,1000,1500] [--seconds S] [--rtpengine] [--rtpengine-loads N,…] [--work DIR] [--worker-nice N]
            sauti-bench jitter
            sauti-bench tts
            sauti-bench api [--seconds S] [--calls N] [--concurrency N]
@@ -203,6 +204,7 @@ do {
         }
         writeJSON("api", try await bench.run())
     case "room": writeJSON("room", try roomBenchmark(Array(args.dropFirst())))
+    case "relay": try await relayBench(Array(args.dropFirst()))
     case "dsl": writeJSON("dsl", try dslBenchmark(Array(args.dropFirst())))
     case "opus": writeJSON("opus", try opusBenchmark(Array(args.dropFirst())))
     case "http": writeJSON("http", try httpBenchmark(Array(args.dropFirst())))

@@ -391,6 +391,7 @@ public struct ControlAPI: Sendable {
             "status": c.status, "duration_seconds": orNull(c.durationSeconds), "cost_minor": orNull(c.costMinor),
             "pbx_call_id": orNull(c.pbxCallID), "cause": orNull(c.cause), "created_at": c.createdAt,
             "answered_at": orNull(c.answeredAt), "ended_at": orNull(c.endedAt), "number_id": orNull(c.numberID),
+            "parent_call_id": orNull(c.parentCallID),
         ]
     }
 }

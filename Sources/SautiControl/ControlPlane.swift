@@ -111,6 +111,8 @@ public final class ControlPlane: Sendable {
     let flowClient: CallbackClient
     /// Named conference rooms.
     let conferences: ConferenceDirectory
+    /// The calls placed by `dial` that still ring or talk (ControlPlane+Dial.swift).
+    let dials = DialRegistry()
 
     /// Opens the data folder (creating it), the store and the media engine; recovers what a
     /// previous process left (live calls become failed with `engine-restart`, their
@@ -308,6 +310,7 @@ public final class ControlPlane: Sendable {
             throw .store(error)
         }
         let liveCall = live.withLock { $0[callID] }
+        try checkChildSignal(call, kind: kind, sdp: sdp)
         // A repeated signal (ringing while ringing, answered once the engine has answered an
         // inbound call) changes nothing and is not an error.
         if (kind == "ringing" && call.status == "ringing") || (kind == "answered" && call.status == "in-progress") {
@@ -319,16 +322,29 @@ public final class ControlPlane: Sendable {
             deliverEvent(callID, numberID: call.numberID, name: "ringing")
         case "answered":
             if let liveCall, let sdp {
-                do {
-                    let update = try liveCall.sdp.withLock { try $0.applyAnswer(sdp) }
-                    if let c = LegConfiguration(negotiated: update.media) { liveCall.leg.update(c) }
-                } catch {
-                    throw ControlError(422, "sdp_rejected", "\(error)", details: ["/sdp"])
+                // Applied to a copy first: an answer the engine cannot use changes nothing.
+                let applied = liveCall.sdp.withLock { s -> Result<LegConfiguration?, ControlError> in
+                    var copy = s
+                    do {
+                        let update = try copy.applyAnswer(sdp)
+                        let c = LegConfiguration(negotiated: update.media)
+                        if c == nil && call.parentCallID != nil {
+                            return .failure(ControlError(422, "sdp_rejected", "no audio codec the engine can use", details: ["/sdp"]))
+                        }
+                        s = copy
+                        return .success(c)
+                    } catch {
+                        return .failure(ControlError(422, "sdp_rejected", "\(error)", details: ["/sdp"]))
+                    }
+                }
+                switch applied {
+                case .success(let c): if let c { liveCall.leg.update(c) }
+                case .failure(let e): throw e
                 }
             }
             try move(callID, to: "in-progress", cause: nil)
             deliverEvent(callID, numberID: call.numberID, name: "answered")
-            if let liveCall, call.direction == "outbound", let numberID = call.numberID,
+            if let liveCall, call.direction == "outbound", call.parentCallID == nil, let numberID = call.numberID,
                 let number = try? store.number(id: numberID), number.voiceURL != nil
             {
                 startFlow(liveCall, number: number, answered: true)
@@ -346,6 +362,7 @@ public final class ControlPlane: Sendable {
                 "signal must be ringing, answered, busy, no-answer, canceled, failed or hangup, not \(kind)",
                 details: ["/signal"])
         }
+        reportToDial(callID)
         do {
             return try store.call(id: callID)
         } catch {

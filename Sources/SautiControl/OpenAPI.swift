@@ -59,6 +59,7 @@ public enum OpenAPI {
                 "duration_seconds": nullableInteger, "cost_minor": nullableInteger, "pbx_call_id": nullableString,
                 "cause": nullableString, "created_at": ["type": "string"], "answered_at": nullableString,
                 "ended_at": nullableString, "number_id": nullableString,
+                "parent_call_id": ["type": ["string", "null"], "description": "the call whose dial placed this one"],
                 "live": ["type": ["object", "null"]],
             ] as [String: Any],
         ]
@@ -231,6 +232,8 @@ public enum OpenAPI {
             "/v1/calls/{id}/signal": [
                 "post": [
                     "summary": "The registrar reports what happened to a call", "security": registrar,
+                    "description":
+                        "On a call a dial placed: answered needs the far end's SDP answer (422 missing_sdp); an answer the engine cannot use is 422 sdp_rejected and changes nothing; a second answer is 409 already_answered; any signal after the call ended is 409 call_ended.",
                     "parameters": [idParameter()],
                     "requestBody": [
                         "required": true,
@@ -337,6 +340,7 @@ public enum OpenAPI {
             "servers": [["url": "http://127.0.0.1:8080"]],
             "security": customer,
             "paths": paths,
+            "webhooks": ["signalling": signallingWebhook],
             "components": [
                 "securitySchemes": [
                     "registrarToken": ["type": "http", "scheme": "bearer", "description": "the registrar's token"],

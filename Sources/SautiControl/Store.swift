@@ -38,6 +38,8 @@ public struct CallRecord: Sendable, Equatable {
     public var costMinor: Int?
     /// The store's order of creation: the cursor of `GET /v1/calls`.
     public var sequence: Int
+    /// The call whose `dial` placed this one (a child call); nil otherwise.
+    public var parentCallID: String? = nil
 }
 
 /// One entry of a call's timeline.
@@ -155,7 +157,12 @@ public final class SQLiteStore: Sendable {
             id TEXT PRIMARY KEY, call_id TEXT NOT NULL REFERENCES calls(id), file TEXT NOT NULL, status TEXT NOT NULL,
             duration_seconds REAL, bytes INTEGER, reason TEXT, created_at TEXT NOT NULL, ready_at TEXT);
         CREATE INDEX recordings_call ON recordings(call_id);
+        """,
+        // Child calls: the call whose dial placed them.
         """
+        ALTER TABLE calls ADD COLUMN parent_call_id TEXT REFERENCES calls(id);
+        CREATE INDEX calls_parent ON calls(parent_call_id);
+        """,
     ]
 
     /// Opens (creating and migrating) the store at `path`.
@@ -285,7 +292,7 @@ public final class SQLiteStore: Sendable {
             status: r["status"]?.string ?? "", pbxCallID: r["pbx_call_id"]?.string, cause: r["cause"]?.string,
             createdAt: r["created_at"]?.string ?? "", answeredAt: r["answered_at"]?.string,
             endedAt: r["ended_at"]?.string, durationSeconds: r["duration_seconds"]?.int,
-            costMinor: r["cost_minor"]?.int, sequence: r["seq"]?.int ?? 0)
+            costMinor: r["cost_minor"]?.int, sequence: r["seq"]?.int ?? 0, parentCallID: r["parent_call_id"]?.string)
     }
 
     static func insertEvent(_ db: SQLiteConnection, callID: String, name: String, detail: [String: String], at: String)
@@ -299,19 +306,22 @@ public final class SQLiteStore: Sendable {
 
     /// Creates a call in `queued` with its first event, in one transaction.
     public func createCall(
-        numberID: String?, direction: String, localE164: String, remoteE164: String, pbxCallID: String?
+        numberID: String?, direction: String, localE164: String, remoteE164: String, pbxCallID: String?,
+        parentCallID: String? = nil
     ) throws(StoreError) -> CallRecord {
         let id = makeID("call")
         let now = storeTimestamp()
         try write { db in
             try db.query(
                 """
-                INSERT INTO calls (id, number_id, direction, local_e164, remote_e164, status, pbx_call_id, created_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)
+                INSERT INTO calls (id, number_id, direction, local_e164, remote_e164, status, pbx_call_id, created_at,
+                    parent_call_id)
+                VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)
                 """,
                 [
                     .text(id), numberID.map { .text($0) } ?? .null, .text(direction), .text(localE164),
                     .text(remoteE164), pbxCallID.map { .text($0) } ?? .null, .text(now),
+                    parentCallID.map { .text($0) } ?? .null,
                 ])
             try Self.insertEvent(db, callID: id, name: "call.queued", detail: ["direction": direction], at: now)
         }

@@ -297,9 +297,8 @@ final class FlowRunner {
             }
         case .conference(let c):
             return await conference(c)
-        case .dial:
-            emit("action.unsupported", ["verb": action.verb, "why": "not supported yet"])
-            return .proceed
+        case .dial(let d):
+            return await dial(d)
         case .reject, .hangup:
             return .proceed  // handled above
         }

@@ -66,6 +66,9 @@ final class Leg: @unchecked Sendable {
     var nextRTCP: Int64 = 0
     var rng = SystemRandomNumberGenerator()
     var octetsSent: UInt32 = 0
+    /// The relay this leg is part of (LegRelay.swift): its inbound packets leave the peer
+    /// undecoded, and the peer's leave this leg.
+    var relay: RelayState?
 
     // Buffers, made once and freed in deinit: raw so the per-tick path has no
     // copy-on-write uniqueness checks. Frames are views of storage for 20 ms at 48 kHz,
@@ -232,6 +235,7 @@ final class Leg: @unchecked Sendable {
                 return
             }
             lastEventPacketNanoseconds = now
+            if relay != nil && outcome != .duplicate { relayPacket(data, header: header, isEvent: true) }
             if let d = tracker.ingest(ev, rtpTimestamp: header.timestamp, marker: header.marker, arrivalNanoseconds: now) {
                 digitDetected(d, now: now)
             }
@@ -240,6 +244,10 @@ final class Leg: @unchecked Sendable {
         let arrivalUnits = now * Int64(configuration.codec.clockRate) / 1_000_000_000
         arrivalJitter.update(arrivalUnits: arrivalUnits, rtpTimestamp: header.timestamp)
         if let d = tracker.audioResumed() { digitDetected(d, now: now) }
+        if relay != nil {
+            if outcome != .duplicate { relayPacket(data, header: header, isEvent: false) }
+            if !relayNeedsAudio { return }
+        }
         if outcome == .duplicate { return }
         _ = jitterBuffer.put(
             ssrc: header.ssrc, timestamp: header.timestamp, arrival: now, payload: payload,
@@ -332,8 +340,13 @@ final class Leg: @unchecked Sendable {
     /// mix holds this tick's audio.
     func tickInbound(now: Int64) {
         confinement.check()
-        // Inbound: exactly one frame per tick to the sinks.
-        _ = jitterBuffer.tick(now: now, into: inFrame)
+        // Inbound: exactly one frame per tick to the sinks (a relay that needs no decoded
+        // audio skips the jitter buffer: its packets already left).
+        if relayNeedsAudio {
+            _ = jitterBuffer.tick(now: now, into: inFrame)
+        } else {
+            inFrame.update(repeating: 0)
+        }
         if !sinks.isEmpty {
             let view = UnsafeBufferPointer(inFrame)
             for s in sinks { s.write(view) }
@@ -364,12 +377,16 @@ final class Leg: @unchecked Sendable {
         // Outbound.
         var sentAudio = false
         if configuration.direction.sends, let remote {
-            sentAudio = sendFrame(to: remote)
+            if relay == nil {
+                sentAudio = sendFrame(to: remote)
+            } else {
+                relayTickOutbound(to: remote)
+            }
         }
-        if let r = recorder,
-            !r.tick(inbound: UnsafeBufferPointer(inFrame), outbound: sentAudio ? UnsafeBufferPointer(outFrame) : nil)
-        {
-            recorder = nil
+        if let r = recorder {
+            // While relaying, the audio sent is the peer's inbound, decoded for the recording.
+            let sent = relay.map { UnsafeBufferPointer($0.peer.inFrame) } ?? (sentAudio ? UnsafeBufferPointer(outFrame) : nil)
+            if !r.tick(inbound: UnsafeBufferPointer(inFrame), outbound: sent) { recorder = nil }
         }
         timestamp &+= UInt32(frameTicks)
         if now >= nextRTCP {
@@ -464,7 +481,7 @@ final class Leg: @unchecked Sendable {
 
     /// Sends the next RFC 4733 packet if an event is in progress or queued; returns false
     /// when audio should be sent instead.
-    private func sendEventPacket(to remote: (sockaddr_storage, socklen_t)) -> Bool {
+    func sendEventPacket(to remote: (sockaddr_storage, socklen_t)) -> Bool {
         guard let pt = configuration.telephoneEventPayloadType else {
             pendingDigits.removeAll()
             return false

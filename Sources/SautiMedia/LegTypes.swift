@@ -183,6 +183,11 @@ public struct LegStatistics: Sendable, Equatable {
     public var digitsReceived = 0
     /// Send failures (the kernel refused a datagram).
     public var sendErrors = 0
+    /// Inbound packets relayed undecoded to the bridged leg (LegRelay).
+    public var packetsRelayed = 0
+    /// Relayed packets this leg could not send on (no remote yet, not sending, no
+    /// telephone-event payload type, too long).
+    public var relayDropped = 0
     /// The remote RTP address in use.
     public var remote: Endpoint?
 

@@ -83,6 +83,9 @@ final class MediaWorker: @unchecked Sendable {
     private static let batchSize = 32
     private static let datagramCapacity = 2048
     private var events = [sauti_epoll_event](repeating: sauti_epoll_event(), count: 64)
+    /// The tick's poll of the legs' sockets has its own: a tick runs while `run` is still
+    /// reading `events` (relaying legs' sockets share the wake-up set).
+    private var socketEvents = [sauti_epoll_event](repeating: sauti_epoll_event(), count: 64)
 
     init(index: Int, onThreadStart: (@Sendable () -> Void)?) throws(SystemError) {
         self.index = index
@@ -163,6 +166,16 @@ final class MediaWorker: @unchecked Sendable {
         _ = sauti_epoll_add(sockets, fd, SAUTI_EPOLLIN, UInt64(fd) | (rtcp ? Self.rtcpFlag : 0))
     }
 
+    /// Makes `leg`'s RTP socket wake the worker (`on`), or only be polled at the tick again:
+    /// a relaying leg's packets leave on arrival, not up to a period later (LegRelay.swift).
+    func wakeOnArrival(_ leg: Leg, _ on: Bool) {
+        if on {
+            _ = sauti_epoll_add(epoll, leg.rtp.fd, SAUTI_EPOLLIN, UInt64(UInt32(bitPattern: leg.rtp.fd)))
+        } else {
+            _ = sauti_epoll_del(epoll, leg.rtp.fd)
+        }
+    }
+
     func add(_ room: Room) { rooms.append(room) }
 
     func remove(_ room: Room) {
@@ -177,6 +190,7 @@ final class MediaWorker: @unchecked Sendable {
     /// Takes `leg` off this worker: its sockets leave the poll set (datagrams wait in the
     /// kernel), it is no longer ticked, and rooms here forget it.
     private func detach(_ leg: Leg) {
+        leg.unlinkRelay()
         _ = sauti_epoll_del(sockets, leg.rtp.fd)
         _ = sauti_epoll_del(sockets, leg.rtcp.fd)
         if Int(leg.rtp.fd) < legsByFD.count { legsByFD[Int(leg.rtp.fd)] = nil }
@@ -219,7 +233,10 @@ final class MediaWorker: @unchecked Sendable {
                     _ = sauti_eventfd_drain(wake)
                     applyCommands()
                 default:
-                    continue
+                    // A relaying leg's RTP socket (`wakeOnArrival`): its packets leave now.
+                    let start = sauti_monotonic_ns()
+                    drain(Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF), rtcp: false, now: start, offset: sauti_realtime_ns() - start)
+                    tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
                 }
             }
         }
@@ -249,13 +266,13 @@ final class MediaWorker: @unchecked Sendable {
         // Kernel timestamps are CLOCK_REALTIME; the engine keeps time on CLOCK_MONOTONIC.
         let realtimeOffset = sauti_realtime_ns() - start
         while true {
-            let n = events.withUnsafeMutableBufferPointer { sauti_epoll_wait(sockets, $0.baseAddress, Int32($0.count), 0) }
+            let n = socketEvents.withUnsafeMutableBufferPointer { sauti_epoll_wait(sockets, $0.baseAddress, Int32($0.count), 0) }
             if n <= 0 { break }
             for i in 0..<Int(n) {
-                let cookie = events[i].data
+                let cookie = socketEvents[i].data
                 drain(Int32(truncatingIfNeeded: cookie & 0xFFFF_FFFF), rtcp: cookie & Self.rtcpFlag != 0, now: start, offset: realtimeOffset)
             }
-            if Int(n) < events.count { break }
+            if Int(n) < socketEvents.count { break }
         }
         tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
     }

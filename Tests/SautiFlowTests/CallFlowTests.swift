@@ -263,7 +263,7 @@ struct CallFlowTests {
             switch path {
             case "/dial":
                 #expect(end == .hungUp)
-                #expect(events.first("action.unsupported")?.detail == ["verb": "dial", "why": "not supported yet"])
+                #expect(events.first("action.unsupported")?.detail == ["verb": "dial", "why": "this engine has no signalling side to place calls"])
                 #expect(events.names.filter { $0 == "action.started" }.count == 3, "say and hangup still ran")
             case "/reject":
                 #expect(end == .rejected(.busy))

@@ -16,7 +16,7 @@ POST /recorded     JSON: thanks, then hangup
 POST /status/CODE  that status
 POST /slow         replies after 5 s
 POST /invalid      a document that fails validation
-POST /dial         JSON: a dial (not supported yet), then say and hangup
+POST /dial         JSON: a dial (unsupported without a signalling side), then say and hangup
 POST /reject       XML: <Reject reason="busy"/>
 POST /nodigits     JSON: getDigits with a 1 s timeout, then say and hangup
 POST /redirect     XML: <Redirect> to /nodigits
