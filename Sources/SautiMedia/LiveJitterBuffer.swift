@@ -7,7 +7,7 @@ import SautiAudio
 /// window's minimum transit) the next sample is played. The delay estimator sets the
 /// target (the largest lateness in the window, plus half a frame, within the bounds).
 /// While D is below target the buffer stretches (plays a concealed frame without
-/// advancing); while D is more than a frame and a half above target it skips a frame.
+/// advancing); while D is a frame and a half or more above target it skips a frame.
 /// Packets arriving after their samples were played are late: dropped and counted.
 /// A new SSRC or a timestamp jump restarts it. No allocation after `init`.
 public struct LiveJitterBuffer {
@@ -85,9 +85,9 @@ public struct LiveJitterBuffer {
     private var arrivalBase: Int64 = 0
     /// The Opus decoder side, nil for G.711.
     private let opus: OpusPlayout?
-    /// Extra delay tolerated before skipping, in clock units: none for G.711 (a skipped
-    /// frame is just dropped), half a frame for Opus, where a stretch is a PLC frame and a
-    /// skip an extra decode, so the delay should not swing between the two on timing noise.
+    /// Extra delay tolerated before skipping, in clock units: half a frame, so the delay
+    /// does not swing between a stretch and a skip on timing noise (a stretch is a
+    /// concealed frame; a skip drops a frame, and for Opus costs an extra decode).
     private let skipMarginTicks: Int64
 
     /// A buffer for `codec` with `frameSamples` per tick and delay bounds in ms.
@@ -112,7 +112,7 @@ public struct LiveJitterBuffer {
         concealer = WaveformConcealer(sampleRate: pcmRate)
         scratch = [Int16](repeating: 0, count: n)
         opus = codec == .opus ? OpusPlayout(sampleRate: pcmRate) : nil
-        skipMarginTicks = codec.isStateful ? Int64(frameTicks / 2) : 0
+        skipMarginTicks = Int64(frameTicks / 2)
     }
 
     private func samples(sinceBase ns: Int64) -> Int64 { (ns - arrivalBase) * clockRate / 1_000_000_000 }

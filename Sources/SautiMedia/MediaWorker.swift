@@ -327,14 +327,19 @@ final class MediaWorker: @unchecked Sendable {
             tickStatistics.latenessBuckets[bucket] += 1
             tickStatistics.maxLatenessMicroseconds = max(tickStatistics.maxLatenessMicroseconds, Int(lateness / 1000))
             tickStatistics.ticks += 1
+            // The legs' clock is the tick's deadline, not when it ran: a jitter buffer that
+            // measured its delay from a wake-up that came a few ms late on one tick and on
+            // time the next would see that scheduling noise as delay, and stretch and skip
+            // frames on a busy machine. (Arrival times are the kernel's stamps.)
+            let clock = nextDeadline
             if rooms.isEmpty {
-                for leg in legs { leg.tick(now: start) }
+                for leg in legs { leg.tick(now: clock) }
             } else {
                 // Every leg's audio in, every room mixed, every leg's frame out: a room's mix
                 // holds this tick's audio.
-                for leg in legs { leg.tickInbound(now: start) }
+                for leg in legs { leg.tickInbound(now: clock) }
                 for room in rooms { room.mixTick() }
-                for leg in legs { leg.tickOutbound(now: start) }
+                for leg in legs { leg.tickOutbound(now: clock) }
             }
             nextDeadline += Self.periodNanoseconds
             tickStatistics.busyNanoseconds += sauti_monotonic_ns() - start
