@@ -40,7 +40,13 @@ extension Leg {
                 if (try? e.apply(configuration.opus.encoder)) == nil { statistics.encodeErrors += 1 }
             } else {
                 opusEncoder = Leg.encoder(for: configuration)
+                // A new encoder keeps the FEC size the far end's reports set.
+                if configuration.opus.fecFollowsReportedLoss, let level = opusLoss.level {
+                    opusEncoder?.setExpectedLoss(percent: level)
+                }
             }
+            if !configuration.opus.fecFollowsReportedLoss { opusEncoder?.setExpectedLoss(percent: nil) }
+            prepareOpusPacketStorage()
         }
     }
 }
