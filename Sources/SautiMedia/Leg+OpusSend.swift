@@ -2,7 +2,7 @@ import SautiAudio
 import SautiWire
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The loss an Opus sender sizes its in-band FEC for, from the far end's RTCP receiver
@@ -98,7 +98,8 @@ extension Leg {
             guard opusPendingFrames == frames else { return true }
             opusPendingFrames = 0
             _ = sendOpusPacket(
-                UnsafeBufferPointer(rebasing: storage[0..<(start + pcm.count)]), timestamp: opusPacketTimestamp, encoder,
+                UnsafeBufferPointer(rebasing: storage[0..<(start + pcm.count)]), timestamp: opusPacketTimestamp,
+                encoder,
                 remote)
             return true
         default:
@@ -135,7 +136,9 @@ extension Leg {
 
     /// A receiver report on an Opus leg: the FEC follows the loss the far end saw.
     func opusLossReported(fractionLost: Double) {
-        guard configuration.codec == .opus, configuration.opus.fecFollowsReportedLoss, let e = opusEncoder else { return }
+        guard configuration.codec == .opus, configuration.opus.fecFollowsReportedLoss, let e = opusEncoder else {
+            return
+        }
         let level = opusLoss.report(fractionLost: fractionLost)
         if e.expectedLossPercent != level && !e.setExpectedLoss(percent: level) { statistics.encodeErrors += 1 }
     }

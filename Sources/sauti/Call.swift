@@ -421,9 +421,13 @@ func answerOffer(
     _ offer: String, path: String, options: CallOptions, base: LegConfiguration, address: IPAddress, port: UInt16
 ) -> (answer: SDPAnswer, leg: LegConfiguration) {
     let opus = AudioCodecSpec.opus(receiving: base.opus.receiveParameters)
-    let preference: [AudioCodecSpec] =
-        !options.codecGiven ? [opus, .pcmu, .pcma]
-        : options.codec == .opus ? [opus] : options.codec == .pcmu ? [.pcmu] : [.pcma]
+    let preference: [AudioCodecSpec]
+    switch (options.codecGiven, options.codec) {
+    case (false, _): preference = [opus, .pcmu, .pcma]
+    case (true, .opus): preference = [opus]
+    case (true, .pcmu): preference = [.pcmu]
+    case (true, .pcma): preference = [.pcma]
+    }
     // A fixed session id: the description is written once.
     var session = SDPSession(
         config: SDPLocalConfig(
@@ -471,7 +475,8 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
     if let offer, let path = options.sdpInPath {
         // Answered once to learn the far end (our port is not known yet; the media agreed on
         // does not depend on it), and again below with the port for --sdp-out.
-        legConfiguration = answerOffer(offer, path: path, options: options, base: base, address: .v4(0x7F00_0001), port: 9).leg
+        legConfiguration =
+            answerOffer(offer, path: path, options: options, base: base, address: .v4(0x7F00_0001), port: 9).leg
         options.remote = legConfiguration.remote!
         if let wav, wav.rate != legConfiguration.sampleRate {
             fail(

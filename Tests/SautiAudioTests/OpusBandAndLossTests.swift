@@ -32,7 +32,9 @@ import Testing
             let t = Double(i) / Double(rate)
             let envelope = 0.3 + 0.7 * max(0, sin(2 * .pi * 2 * t))
             var v = 0.0
-            for h in 1...50 where Double(h) * 140 < Double(rate) / 2 { v += sin(2 * .pi * 140 * Double(h) * t) / Double(h) }
+            for h in 1...50 where Double(h) * 140 < Double(rate) / 2 {
+                v += sin(2 * .pi * 140 * Double(h) * t) / Double(h)
+            }
             return Int16((5000 * envelope * v).rounded())
         }
     }

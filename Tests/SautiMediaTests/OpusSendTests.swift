@@ -5,7 +5,7 @@ import SautiWire
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // How an Opus leg sends: the band follows a bridge peer's rate, the FEC follows the far
@@ -31,7 +31,9 @@ import Glibc
         ]
         for (i, (reported, expected)) in script.enumerated() {
             let level = t.report(fractionLost: reported)
-            #expect(level == expected && t.level == expected, "report \(i) (\(reported)): \(level), smoothed \(t.smoothedPercent ?? -1) %")
+            #expect(
+                level == expected && t.level == expected,
+                "report \(i) (\(reported)): \(level), smoothed \(t.smoothedPercent ?? -1) %")
         }
     }
 }
@@ -149,8 +151,11 @@ import Glibc
         #expect(reported, "receiver reports came back")
         let s1 = a1.statistics
         let s2 = a2.statistics
-        #expect(s1.remoteFractionLost == 0 && s1.fecLossPercent == 0, "following: \(String(describing: s1.fecLossPercent)) %")
-        #expect(s2.remoteFractionLost == 0 && s2.fecLossPercent == 10, "fixed: \(String(describing: s2.fecLossPercent)) %")
+        #expect(
+            s1.remoteFractionLost == 0 && s1.fecLossPercent == 0,
+            "following: \(String(describing: s1.fecLossPercent)) %")
+        #expect(
+            s2.remoteFractionLost == 0 && s2.fecLossPercent == 10, "fixed: \(String(describing: s2.fecLossPercent)) %")
         for l in [a1, a2, b1, b2] { l.close() }
     }
 
@@ -290,7 +295,8 @@ import Glibc
         ] as [(String?, String?, Int)])
     func ptime(attribute: String?, maxptime: String?, expected: Int) throws {
         let c = try Self.answer(ptimeAttribute: attribute, fmtpMaxptime: maxptime)
-        #expect(c.codec == .opus && c.opus.ptimeMilliseconds == expected && c.opus.effectivePtimeMilliseconds == expected)
+        #expect(
+            c.codec == .opus && c.opus.ptimeMilliseconds == expected && c.opus.effectivePtimeMilliseconds == expected)
     }
 
     @Test("a ptime the leg cannot send is taken as 20 ms")

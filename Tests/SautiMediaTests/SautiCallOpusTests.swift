@@ -46,7 +46,8 @@ import Testing
         let s = b.statistics
         print(
             "sauti call --codec opus -> opus leg, \(ptime) ms: NCC \(String(format: "%.4f", ncc)) at lag \(lag), "
-                + "\(String(format: "%.4f", segmented)) by segment (lags \(Set(lags).sorted())); \(s.packetsReceived) packets")
+                + "\(String(format: "%.4f", segmented)) by segment (lags \(Set(lags).sorted())); \(s.packetsReceived) packets"
+        )
         #expect(segmented >= 0.9, "the leg heard the WAV: NCC \(segmented) by segment, \(ncc) at lag \(lag)")
         // 3 s of call: one packet per ptime.
         let expected = 3000 / ptime
@@ -61,7 +62,8 @@ import Testing
         // What came back is the peer's tone, recorded at the leg's 16 kHz.
         let (info, back) = try WAVReader.read(path: out)
         #expect(info.sampleRate == 16_000 && back.count >= 16_000 * 25 / 10, "about 3 s at 16 kHz: \(back.count)")
-        #expect(toneShare(back.suffix(16_000), frequency: 400, rate: 16_000) > 0.9, "out.wav holds the peer's 400 Hz tone")
+        #expect(
+            toneShare(back.suffix(16_000), frequency: 400, rate: 16_000) > 0.9, "out.wav holds the peer's 400 Hz tone")
     }
 
     @Test(
