@@ -227,9 +227,9 @@ final class EventLog: Sendable {
 /// it (written by SautiWire's offer writer), decoding `seconds` of it to `out` at `rate`.
 /// Returns once ffmpeg listens (it starts slowly on a loaded machine: up to 30 s), so the
 /// start of what a leg sends is not lost.
-func startFFmpegReceiver(codec: AudioCodecSpec, port: UInt16, seconds: Double, rate: Int, out: String, dir: String)
-    async throws -> BoundedProcess
-{
+func startFFmpegReceiver(
+    codec: AudioCodecSpec, port: UInt16, seconds: Double, rate: Int, out: String, dir: String, decoder: String? = nil
+) async throws -> BoundedProcess {
     let sdpPath = dir + "/leg.sdp"
     var session = SDPSession(
         config: SDPLocalConfig(address: .v4(0x7F00_0001), codecPreference: [codec], telephoneEvent: false, rtcpMux: false),
@@ -239,6 +239,7 @@ func startFFmpegReceiver(codec: AudioCodecSpec, port: UInt16, seconds: Double, r
         try #require(InteropPaths.ffmpeg),
         [
             "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+        ] + (decoder.map { ["-c:a", $0] } ?? []) + [
             "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", String(rate), "-ac", "1", "-y", out,
         ], log: dir + "/ffmpeg.log")
     let listening = ContinuousClock.now + .seconds(30)
