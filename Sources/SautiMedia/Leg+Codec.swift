@@ -34,6 +34,9 @@ extension Leg {
         if rateChanged || old.remote != configuration.remote {
             jitterBuffer = Leg.jitterBuffer(for: configuration)
             source = nil
+            // Another far end (or codec): its receiver reports size the FEC afresh.
+            opusLoss = ReportedLossTracker()
+            opusEncoder?.setExpectedLoss(percent: nil)
         }
         if rateChanged || old.opus != configuration.opus {
             if let e = opusEncoder, !rateChanged, configuration.codec == .opus {
