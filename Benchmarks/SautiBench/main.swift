@@ -13,7 +13,7 @@ let usage = """
            sauti-bench replay [--streams N] [--packets-per-stream N] [--repeats N] [--work DIR]
            sauti-bench g711 [--seconds S]
            sauti-bench dsl [--seconds S]
-           sauti-bench opus [--seconds S] [--complexities 0,2,5,8,10] [--no-fec]
+           sauti-bench opus [--seconds S] [--complexities 0,2,5,8,10] [--paths narrowband:0,wideband:10,pcm8k:0] [--nice N] [--rtpengine-us-per-packet US] [--no-fec]
            sauti-bench http [--seconds 5] [--connections 64] [--threads 1]
            sauti-bench all
     Figures are printed as a table and written as JSON to bench-out/<name>.json.

@@ -67,8 +67,12 @@ public struct OpusEncoderSettings: Sendable, Equatable, Hashable {
     }
 
     /// The libopus bandwidth constant for `maxPlaybackRate` (RFC 7587 §6.1's mapping).
-    var maxBandwidth: Int32 {
-        guard let r = maxPlaybackRate else { return OPUS_BANDWIDTH_FULLBAND }
+    var maxBandwidth: Int32 { Self.bandwidth(forAudioRate: maxPlaybackRate) }
+
+    /// The narrowest libopus band that carries audio sampled at `rate` Hz
+    /// (`OPUS_BANDWIDTH_NARROWBAND` for 8,000 ... `OPUS_BANDWIDTH_FULLBAND` for 48,000 or nil).
+    static func bandwidth(forAudioRate rate: Int?) -> Int32 {
+        guard let r = rate else { return OPUS_BANDWIDTH_FULLBAND }
         switch r {
         case ...8000: return OPUS_BANDWIDTH_NARROWBAND
         case ...12000: return OPUS_BANDWIDTH_MEDIUMBAND
@@ -105,24 +109,94 @@ public final class OpusEncoder {
 
     deinit { opus_encoder_destroy(state) }
 
-    /// Applies new settings to the running encoder (a setup step, not per frame).
+    /// Applies new settings to the running encoder (a setup step, not per frame; allocates
+    /// nothing). The content band (`limitBand(toAudioRate:)`) and the loss set with
+    /// `setExpectedLoss(percent:)` are kept.
     public func apply(_ settings: OpusEncoderSettings) throws(OpusError) {
         try settings.validate()
-        let requests: [(Int32, Int)] = [
-            (OPUS_SET_SIGNAL_REQUEST, Int(OPUS_SIGNAL_VOICE)),
-            (OPUS_SET_BITRATE_REQUEST, settings.bitrate),
-            (OPUS_SET_COMPLEXITY_REQUEST, settings.complexity),
-            (OPUS_SET_VBR_REQUEST, settings.constantBitrate ? 0 : 1),
-            (OPUS_SET_INBAND_FEC_REQUEST, settings.inbandFEC ? 1 : 0),
-            (OPUS_SET_PACKET_LOSS_PERC_REQUEST, settings.inbandFEC ? settings.expectedLossPercent : 0),
-            (OPUS_SET_DTX_REQUEST, settings.dtx ? 1 : 0),
-            (OPUS_SET_MAX_BANDWIDTH_REQUEST, Int(settings.maxBandwidth)),
-        ]
-        for (request, value) in requests {
-            let r = sauti_opus_encoder_set_int(state, request, opus_int32(value))
-            if r != OPUS_OK { throw .code(r) }
-        }
+        try set(OPUS_SET_SIGNAL_REQUEST, Int(OPUS_SIGNAL_VOICE))
+        try set(OPUS_SET_BITRATE_REQUEST, settings.bitrate)
+        try set(OPUS_SET_COMPLEXITY_REQUEST, settings.complexity)
+        try set(OPUS_SET_VBR_REQUEST, settings.constantBitrate ? 0 : 1)
+        try set(OPUS_SET_INBAND_FEC_REQUEST, settings.inbandFEC ? 1 : 0)
+        try set(OPUS_SET_DTX_REQUEST, settings.dtx ? 1 : 0)
         self.settings = settings
+        try set(OPUS_SET_PACKET_LOSS_PERC_REQUEST, fecLossPercent)
+        try set(OPUS_SET_MAX_BANDWIDTH_REQUEST, Int(bandwidth))
+    }
+
+    private func set(_ request: Int32, _ value: Int) throws(OpusError) {
+        let r = sauti_opus_encoder_set_int(state, request, opus_int32(value))
+        if r != OPUS_OK { throw .code(r) }
+    }
+
+    /// The highest audio rate in the PCM being encoded, in Hz, when it is lower than
+    /// `sampleRate` (audio that came from a G.711 leg is 8,000 even at 16 kHz); nil when
+    /// unknown. Set with `limitBand(toAudioRate:)`.
+    public private(set) var contentRate: Int?
+    /// The loss the FEC is sized for now, in percent: `settings.expectedLossPercent`
+    /// unless `setExpectedLoss(percent:)` changed it.
+    public private(set) var expectedLossPercent: Int?
+
+    /// The band libopus may use (`OPUS_SET_MAX_BANDWIDTH`): the narrower of the remote's
+    /// `maxPlaybackRate` and `contentRate`.
+    public var bandwidth: Int32 {
+        let cap = min(settings.maxPlaybackRate ?? Int.max, contentRate ?? Int.max)
+        return OpusEncoderSettings.bandwidth(forAudioRate: cap == Int.max ? nil : cap)
+    }
+
+    /// The loss the in-band FEC is sized for now, in percent; 0 when FEC is off.
+    public var fecLossPercent: Int {
+        settings.inbandFEC ? (expectedLossPercent ?? settings.expectedLossPercent) : 0
+    }
+
+    /// The widest band libopus may code now, as the audio rate that carries it, in Hz
+    /// (8,000 for narrowband ... 48,000 for fullband), at most `sampleRate`.
+    public var bandRate: Int {
+        let rate: Int
+        switch bandwidth {
+        case OPUS_BANDWIDTH_NARROWBAND: rate = 8000
+        case OPUS_BANDWIDTH_MEDIUMBAND: rate = 12000
+        case OPUS_BANDWIDTH_WIDEBAND: rate = 16000
+        case OPUS_BANDWIDTH_SUPERWIDEBAND: rate = 24000
+        default: rate = 48000
+        }
+        return min(rate, sampleRate)
+    }
+
+    /// Tells the encoder the highest audio rate in what it is given (nil: as wide as
+    /// `sampleRate`), so it spends no bits and no work on a band that holds nothing: audio
+    /// from an 8 kHz leg is coded as narrowband (SILK at 8 kHz), about half the encoder's
+    /// work of wideband. libopus changes SILK's band a step at a time through a low-pass
+    /// fade (narrowband is reached about 5 s after wideband in 1.3), not at once. One
+    /// `opus_encoder_ctl`, no allocation: callable from a tick when the value changes.
+    /// Returns false when libopus refused (the band is then unchanged).
+    @discardableResult
+    public func limitBand(toAudioRate rate: Int?) -> Bool {
+        let old = contentRate
+        contentRate = rate
+        if (try? set(OPUS_SET_MAX_BANDWIDTH_REQUEST, Int(bandwidth))) == nil {
+            contentRate = old
+            return false
+        }
+        return true
+    }
+
+    /// Sizes the in-band FEC for `percent` loss (0 ... 100; `OPUS_SET_PACKET_LOSS_PERC`);
+    /// nil goes back to `settings.expectedLossPercent`. At 0 libopus adds no FEC data, which
+    /// saves about a quarter of the encoder's work and gives the bits to the audio. Has no
+    /// effect while `settings.inbandFEC` is off. One `opus_encoder_ctl`, no allocation.
+    /// Returns false when the value is out of range or libopus refused.
+    @discardableResult
+    public func setExpectedLoss(percent: Int?) -> Bool {
+        if let p = percent, !(0...100 ~= p) { return false }
+        let old = expectedLossPercent
+        expectedLossPercent = percent
+        if (try? set(OPUS_SET_PACKET_LOSS_PERC_REQUEST, fecLossPercent)) == nil {
+            expectedLossPercent = old
+            return false
+        }
+        return true
     }
 
     /// Encodes one frame of `pcm` (2.5, 5, 10, 20, 40 or 60 ms at `sampleRate`) into

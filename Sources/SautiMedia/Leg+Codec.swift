@@ -34,13 +34,22 @@ extension Leg {
         if rateChanged || old.remote != configuration.remote {
             jitterBuffer = Leg.jitterBuffer(for: configuration)
             source = nil
+            // Another far end (or codec): its receiver reports size the FEC afresh.
+            opusLoss = ReportedLossTracker()
+            opusEncoder?.setExpectedLoss(percent: nil)
         }
         if rateChanged || old.opus != configuration.opus {
             if let e = opusEncoder, !rateChanged, configuration.codec == .opus {
                 if (try? e.apply(configuration.opus.encoder)) == nil { statistics.encodeErrors += 1 }
             } else {
                 opusEncoder = Leg.encoder(for: configuration)
+                // A new encoder keeps the FEC size the far end's reports set.
+                if configuration.opus.fecFollowsReportedLoss, let level = opusLoss.level {
+                    opusEncoder?.setExpectedLoss(percent: level)
+                }
             }
+            if !configuration.opus.fecFollowsReportedLoss { opusEncoder?.setExpectedLoss(percent: nil) }
+            prepareOpusPacketStorage()
         }
     }
 }

@@ -83,6 +83,15 @@ final class Leg: @unchecked Sendable {
     let outStorage: UnsafeMutableBufferPointer<Int16>
     /// The Opus encoder, on Opus legs (LegConfiguration+Opus.swift).
     var opusEncoder: OpusEncoder?
+    /// Frames gathered for an Opus packet longer than a tick (40 or 60 ms), 60 ms at 48 kHz;
+    /// nil when packets are 10 or 20 ms (Leg+OpusSend.swift).
+    var opusPacketPCM: UnsafeMutableBufferPointer<Int16>?
+    /// Frames in `opusPacketPCM` so far.
+    var opusPendingFrames = 0
+    /// The RTP timestamp of the first frame in `opusPacketPCM`.
+    var opusPacketTimestamp: UInt32 = 0
+    /// The loss the far end reports, for the size of the Opus FEC.
+    var opusLoss = ReportedLossTracker()
     let packet: UnsafeMutableRawBufferPointer
     let rtcpBuffer: UnsafeMutableRawBufferPointer
     let cnameBytes: [UInt8]
@@ -118,6 +127,7 @@ final class Leg: @unchecked Sendable {
         lastReceiveNanoseconds = now
         nextRTCP = now + rtcpInterval()
         applyRemote()
+        prepareOpusPacketStorage()
     }
 
     deinit {
@@ -125,6 +135,7 @@ final class Leg: @unchecked Sendable {
         outStorage.deallocate()
         packet.deallocate()
         rtcpBuffer.deallocate()
+        opusPacketPCM?.deallocate()
     }
 
     /// Takes the remote addresses from the configuration.
@@ -283,6 +294,7 @@ final class Leg: @unchecked Sendable {
     /// sockets at the tick, so "now" would add up to a period to the RTT.
     private func reportBlock(_ b: RTCPReportBlock, arrival: Int64) {
         statistics.remoteFractionLost = Double(b.fractionLost) / 256
+        opusLossReported(fractionLost: Double(b.fractionLost) / 256)
         statistics.remoteJitterMilliseconds = Double(b.jitter) * 1000 / Double(configuration.codec.clockRate)
         if b.lastSR != 0 {
             // RTT = now − LSR − DLSR, in 1/65536 s (RFC 3550 §6.4.1).
@@ -407,7 +419,11 @@ final class Leg: @unchecked Sendable {
     /// `outFrame`, for a stereo recording).
     private func sendFrame(to remote: (sockaddr_storage, socklen_t)) -> Bool {
         if sendingEvent != nil || !pendingDigits.isEmpty || eventGapTicks > 0 {
-            if sendEventPacket(to: remote) { return false }
+            if sendEventPacket(to: remote) {
+                // A digit replaces the audio: frames gathered for a longer Opus packet go.
+                opusPendingFrames = 0
+                return false
+            }
         }
         var ended = false
         if let r = recorder, r.isBeeping {
@@ -425,43 +441,22 @@ final class Leg: @unchecked Sendable {
             sourceObject = nil
             events.yield(.sourceFinished)
         }
+        let codec = configuration.codec
+        let pcm = UnsafeBufferPointer(outFrame)
+        // A frame that was a room's shared mix goes out as the room's shared payload.
+        let room = !ended && roomOutput != nil && roomOutput === sourceObject && roomOutput!.heardShared
+            ? roomOutput!.room : nil
+        if codec == .opus { return sendOpus(pcm, to: remote, room: room) }
         let header = RTPHeader(
             marker: first, payloadType: configuration.payloadType, sequenceNumber: sequence, timestamp: timestamp,
             ssrc: ssrc)
-        var n = frameSamples
-        let codec = configuration.codec
-        let pcm = UnsafeBufferPointer(outFrame)
-        // The room's shared mix, already encoded for this codec: copy, do not encode.
-        let room = !ended && roomOutput != nil && roomOutput === sourceObject && roomOutput!.heardShared
-            ? roomOutput!.room : nil
-        switch codec {
-        case .pcmu, .pcma:
-            let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
-            if let room, n == 160 {
-                _ = codes.update(fromContentsOf: room.sharedG711(codec == .pcmu ? .ulaw : .alaw))
-            } else {
-                G711.encode(codec == .pcmu ? .ulaw : .alaw, pcm, into: codes)
-            }
-        case .opus:
-            guard let encoder = opusEncoder else { return false }
-            let body = UnsafeMutableRawBufferPointer(rebasing: packet[12...])
-            if let room, let shared = room.sharedOpus(rate: frameSamples * 50, settings: encoder.settings),
-                shared.count <= body.count
-            {
-                body.copyMemory(from: shared)
-                n = shared.count
-            } else {
-                n = encoder.encode(pcm, into: body)
-            }
-            if n == 0 {
-                statistics.encodeErrors += 1
-                return false
-            }
-            if n <= 2 && encoder.settings.dtx {
-                // DTX: silence not worth a packet. The next packet starts a talk spurt (marker).
-                first = true
-                return false
-            }
+        let n = frameSamples
+        let codes = UnsafeMutableBufferPointer(rebasing: packet.bindMemory(to: UInt8.self)[12..<(12 + n)])
+        if let room, n == 160 {
+            // The room's shared mix, encoded once for every listener with this law.
+            _ = codes.update(fromContentsOf: room.sharedG711(codec == .pcmu ? .ulaw : .alaw))
+        } else {
+            G711.encode(codec == .pcmu ? .ulaw : .alaw, pcm, into: codes)
         }
         first = false
         _ = header.serialize(into: packet)
@@ -472,7 +467,7 @@ final class Leg: @unchecked Sendable {
         return true
     }
 
-    private func transmit(length: Int, to remote: (sockaddr_storage, socklen_t)) {
+    func transmit(length: Int, to remote: (sockaddr_storage, socklen_t)) {
         var address = remote.0
         let ok = rtp.send(UnsafeRawBufferPointer(rebasing: packet[0..<length]), to: &address, length: remote.1)
         sequence &+= 1
@@ -578,6 +573,8 @@ final class Leg: @unchecked Sendable {
         statistics.skippedFrames = jb.skippedFrames
         statistics.dtxFrames = jb.dtxFrames
         statistics.decodeErrors = jb.decodeErrors
+        statistics.fecLossPercent = opusEncoder?.fecLossPercent
+        statistics.encodedBandRate = opusEncoder?.bandRate
         statistics.jitterBufferDelayMilliseconds = jb.targetDelayMilliseconds
         let snapshot = statistics
         published.store(snapshot)

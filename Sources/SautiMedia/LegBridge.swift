@@ -5,6 +5,9 @@ import Synchronization
 /// with libspeexdsp where their rates differ (one resampler state per direction, so no
 /// clicks at frame edges). Transcoding falls out of it: each leg decodes its own codec
 /// and encodes the other's audio in its own, so PCMU, PCMA and Opus meet in any pair.
+/// Each direction tells the receiving leg the sending leg's rate (`contentSampleRate`):
+/// an Opus leg bridged to a G.711 leg encodes narrowband, since 8 kHz audio has nothing
+/// above 4 kHz to code (about half the encoder's work of wideband).
 ///
 /// The legs may run on different workers: each direction is a sink on one leg and a
 /// source on the other, meeting through a `SampleRing` (one producer, one consumer), so
@@ -55,6 +58,8 @@ final class BridgeDirection: FrameSink, FrameSource, @unchecked Sendable {
     // leg's; they share the ring and the atomics, nothing else.
     /// The receiving leg's rate, in Hz (0 until its first read).
     private let consumerRate = Atomic<Int>(0)
+    /// The sending leg's rate, in Hz (0 until its first frame).
+    private let producerRate = Atomic<Int>(0)
     /// Frames the receiving side padded with silence.
     let underruns = Atomic<Int>(0)
     private let ring = SampleRing(minimumCapacity: Leg.maxFrameSamples * 8)
@@ -74,9 +79,10 @@ final class BridgeDirection: FrameSink, FrameSource, @unchecked Sendable {
     deinit { resampled.deallocate() }
 
     func write(_ frame: UnsafeBufferPointer<Int16>) {
+        let from = frame.count * 50
+        if producerRate.load(ordering: .relaxed) != from { producerRate.store(from, ordering: .relaxed) }
         let to = consumerRate.load(ordering: .acquiring)
         guard to > 0, !frame.isEmpty else { return }
-        let from = frame.count * 50
         if from == to {
             _ = ring.write(frame)
             return
@@ -87,6 +93,13 @@ final class BridgeDirection: FrameSink, FrameSource, @unchecked Sendable {
         guard let r = resampler else { return }
         let (_, produced) = r.process(input: frame, output: resampled)
         _ = ring.write(UnsafeBufferPointer(rebasing: resampled[0..<produced]))
+    }
+
+    /// The sending leg's rate when it is below the receiving leg's.
+    var contentSampleRate: Int? {
+        let from = producerRate.load(ordering: .relaxed)
+        let to = consumerRate.load(ordering: .relaxed)
+        return from > 0 && from < to ? from : nil
     }
 
     func read(into frame: UnsafeMutableBufferPointer<Int16>) -> Bool {

@@ -159,6 +159,13 @@ public struct LegStatistics: Sendable, Equatable {
     public var decodeErrors = 0
     /// Frames the encoder failed on (nothing sent for them).
     public var encodeErrors = 0
+    /// Opus: the loss the encoder's in-band FEC is sized for now, in percent (0: no FEC);
+    /// nil on G.711 legs.
+    public var fecLossPercent: Int?
+    /// Opus: the widest band the encoder may code now, as the audio rate that carries it,
+    /// in Hz (8,000 while the leg's audio comes from a G.711 leg; libopus moves to a new
+    /// band through a fade of a few seconds); nil on G.711 legs.
+    public var encodedBandRate: Int?
     /// The jitter buffer's target delay, in ms.
     public var jitterBufferDelayMilliseconds = 0.0
     /// Datagrams from other sources after latching: dropped (RTP bleed).

@@ -228,7 +228,8 @@ public struct LiveJitterBuffer {
                 statistics.concealedFrames -= made.dtxAfterAll
                 statistics.dtxFrames += made.dtxAfterAll
             }
-            if made.decoded > 0 || made.recovered > 0 {
+            // A frame played from the rest of a longer packet decoded before is audio too.
+            if made.decoded > 0 || made.recovered > 0 || (made.decodedEarlier > 0 && made.concealed == 0) {
                 if made.recovered > 0 { statistics.recoveredFrames += 1 }
                 statistics.decodedFrames += 1
                 return .audio

@@ -27,6 +27,9 @@ final class OpusPlayout {
         /// Earlier frames concealed while nothing had arrived, now known to have been a DTX
         /// pause (the packet after them had the next sequence number).
         var dtxAfterAll = 0
+        /// Samples decoded by an earlier frame's render and played in this one: the rest of
+        /// a packet longer than a frame (40, 60 ... 120 ms).
+        var decodedEarlier = 0
     }
 
     /// The decoder (one per stream).
@@ -53,6 +56,8 @@ final class OpusPlayout {
     private var hasLast = false
     /// Concealed samples since the last packet, to stop PLC after `plcLimitSamples`.
     private var concealedRun = 0
+    /// What is buffered past the frame just played came from a decoded packet.
+    private var lastDecoded = false
     /// Frames concealed with nothing after them since the last packet (maybe a DTX pause).
     private var blindFrames = 0
     /// The last packet was a DTX frame (2 bytes or less): what follows is a pause.
@@ -83,6 +88,7 @@ final class OpusPlayout {
         concealedRun = 0
         blindFrames = 0
         lastWasDTX = false
+        lastDecoded = false
     }
 
     /// One concealed frame that does not advance the timeline (the jitter buffer growing
@@ -114,6 +120,7 @@ final class OpusPlayout {
             headTimestamp = start
         }
         var made = Composition()
+        if lastDecoded { made.decodedEarlier = min(count, frameSamples) }
         while bufferedEnd < end {
             if head + count + decoder.maxFrameSamples + frameSamples > pcm.count {
                 // Move what is buffered to the front (at most a packet's worth).
@@ -127,6 +134,7 @@ final class OpusPlayout {
             let tail = UnsafeMutableBufferPointer(rebasing: pcm[(head + count)...])
             let t = bufferedEnd
             var produced = 0
+            lastDecoded = false
             if let p = store.packet(covering: t) {
                 let expected = Int(Int64(p.samples) / u)
                 let (outcome, bytes) = store.withPayload(p.slot) {
@@ -149,6 +157,7 @@ final class OpusPlayout {
                     produced -= overlap
                 }
                 if case .corrupt = outcome { made.concealed += produced } else { made.decoded += produced }
+                if case .decoded = outcome { lastDecoded = true }
             } else if let next = store.packet(after: t) {
                 let gap = Int((next.timestamp - t) / u)
                 if hasLast && next.sequence == lastSequence &+ 1 {

@@ -390,7 +390,7 @@ final class Room: @unchecked Sendable {
             break
         }
         if group == nil {
-            guard let g = SharedOpus(rate: rate, settings: settings) else { return nil }
+            guard let g = SharedOpus(rate: rate, settings: settings, content: sampleRate) else { return nil }
             sharedOpus.append(g)
             group = g
         }
@@ -443,8 +443,11 @@ final class SharedOpus {
     var stamp: UInt64 = 0
     var length = 0
 
-    init?(rate: Int, settings: OpusEncoderSettings) {
+    /// `content`: the room's rate, when narrower than `rate` (the shared stream is coded no
+    /// wider than the room's audio).
+    init?(rate: Int, settings: OpusEncoderSettings, content: Int?) {
         guard let e = try? OpusEncoder(sampleRate: rate, settings: settings) else { return nil }
+        if let content, content < rate { _ = e.limitBand(toAudioRate: content) }
         self.rate = rate
         self.settings = settings
         encoder = e
@@ -490,6 +493,10 @@ final class RoomOutput: FrameSource {
     private let adapter: FrameRateAdapter?
     /// This tick's frame was the shared mix.
     private(set) var heardShared = false
+
+    /// The room's audio is no wider than its rate (an Opus leg in an 8 kHz room encodes
+    /// narrowband).
+    var contentSampleRate: Int? { room.sampleRate < participant.legRate ? room.sampleRate : nil }
 
     init(room: Room, participant: RoomParticipant) {
         self.room = room

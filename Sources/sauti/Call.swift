@@ -9,8 +9,10 @@ import SautiWire
 import Synchronization
 
 let callUsage = """
-    usage: sauti call HOST:PORT [--wav IN.wav] [--codec pcmu|pcma] [--digits SPEC]
+    usage: sauti call HOST:PORT [--wav IN.wav] [--codec pcmu|pcma|opus] [--digits SPEC]
                       [--duration SECONDS] [--record OUT.wav] [--local-port N] [--json]
+                      [--payload-type N] [--ptime MS]
+           sauti call --sdp-in OFFER.sdp [--sdp-out ANSWER.sdp] [options as above]
 
     Opens an RTP leg to HOST:PORT (IPv4, or IPv6 in brackets: [::1]:4000), sends IN.wav
     as RTP in real time, sends RFC 4733 digits at the given times, records what comes
@@ -18,8 +20,20 @@ let callUsage = """
     jitter, late, concealed, digits) and the far end's from its RTCP reports (fraction
     lost, jitter, round-trip time).
 
-      --wav IN.wav       audio to send: 8 kHz mono WAV (silence without it)
-      --codec C          pcmu (default, PT 0) or pcma (PT 8); digits use PT 101
+      --wav IN.wav       audio to send: mono WAV, 8 kHz for pcmu and pcma; for opus
+                         8, 12, 16, 24 or 48 kHz, the rate the leg runs at (silence
+                         without it, at 16 kHz for opus)
+      --codec C          pcmu (default, PT 0), pcma (PT 8) or opus (RFC 7587,
+                         opus/48000/2, PT 111: 24 kb/s VBR, in-band FEC); digits use
+                         PT 101 at the codec's clock
+      --payload-type N   the payload type to send opus with (96-127; default 111)
+      --ptime MS         opus packets of 10, 20 (default), 40 or 60 ms
+      --sdp-in FILE      the far end's SDP offer: the call answers it, taking the far
+                         end's address, the codec (opus, pcmu, pcma in that order, or
+                         only --codec when given), payload types, ptime and the Opus
+                         fmtp (bitrate cap, FEC, DTX, band) from it; no HOST:PORT then
+      --sdp-out FILE     write this side's answer to --sdp-in (our address, port,
+                         codec and fmtp) for the far end
       --digits SPEC      digits and when to send them, in seconds from the start:
                          "1@1.0,2@1.5,#@3" (0-9 * # A-D)
       --duration S       how long the call lasts, in seconds (default: the WAV's
@@ -48,6 +62,12 @@ struct CallOptions {
     var remote: Endpoint
     var wavPath: String?
     var codec: AudioCodec = .pcmu
+    /// `--codec` was given (an SDP offer is then answered with that codec only).
+    var codecGiven = false
+    var payloadType: UInt8?
+    var ptimeMilliseconds: Int?
+    var sdpInPath: String?
+    var sdpOutPath: String?
     var digits: [ScheduledDigit] = []
     var durationSeconds: Double?
     var recordPath: String?
@@ -126,11 +146,27 @@ func parseCallOptions(_ args: ArraySlice<String>) -> CallOptions {
         case "--record": options.recordPath = value(a, "an output WAV path")
         case "--json": options.json = true
         case "--codec":
-            switch value(a, "pcmu or pcma").lowercased() {
+            switch value(a, "pcmu, pcma or opus").lowercased() {
             case "pcmu", "ulaw", "g711u": options.codec = .pcmu
             case "pcma", "alaw", "g711a": options.codec = .pcma
-            case let other: fail("--codec \(other): sauti call sends pcmu or pcma")
+            case "opus": options.codec = .opus
+            case let other: fail("--codec \(other): sauti call sends pcmu, pcma or opus")
             }
+            options.codecGiven = true
+        case "--payload-type":
+            let v = value(a, "a dynamic payload type")
+            guard let pt = UInt8(v), 96...127 ~= pt else {
+                fail("--payload-type \(v): need a dynamic payload type, 96 to 127 (RFC 3551)")
+            }
+            options.payloadType = pt
+        case "--ptime":
+            let v = value(a, "milliseconds")
+            guard let ms = Int(v), [10, 20, 40, 60].contains(ms) else {
+                fail("--ptime \(v): opus packets of 10, 20, 40 or 60 ms")
+            }
+            options.ptimeMilliseconds = ms
+        case "--sdp-in": options.sdpInPath = value(a, "the far end's SDP offer")
+        case "--sdp-out": options.sdpOutPath = value(a, "a path for this side's SDP")
         case "--digits":
             let v = value(a, "a schedule like \"1@1.0,2@1.5,#@3\"")
             do {
@@ -169,13 +205,28 @@ func parseCallOptions(_ args: ArraySlice<String>) -> CallOptions {
             }
         }
     }
-    guard let remote else { fail("call needs HOST:PORT\n\(callUsage)") }
-    options.remote = remote
+    if options.sdpInPath != nil {
+        if let remote { fail("--sdp-in gives the far end's address: no HOST:PORT with it (got \(remote))") }
+    } else {
+        guard let remote else { fail("call needs HOST:PORT (or --sdp-in OFFER.sdp)\n\(callUsage)") }
+        options.remote = remote
+    }
+    if options.sdpInPath != nil {
+        if options.payloadType != nil { fail("--payload-type: with --sdp-in the offer numbers the codecs") }
+        if options.ptimeMilliseconds != nil { fail("--ptime: with --sdp-in the offer's ptime and maxptime decide") }
+    } else if let path = options.sdpOutPath {
+        fail("--sdp-out \(path): writes the answer to an offer, so it needs --sdp-in OFFER.sdp")
+    }
+    if options.codec != .opus {
+        if options.payloadType != nil { fail("--payload-type is for --codec opus (pcmu is 0, pcma 8)") }
+        if options.ptimeMilliseconds != nil { fail("--ptime is for --codec opus (pcmu and pcma send 20 ms)") }
+    }
     return options
 }
 
-/// Reads the WAV to send: it must be 8 kHz mono, as the leg sends it.
-func loadCallWAV(_ path: String) -> [Int16] {
+/// Reads the WAV to send: mono, at a rate the codec's leg runs at (8 kHz for G.711; 8, 12,
+/// 16, 24 or 48 kHz for Opus, when `opus`). Returns the samples and the rate.
+func loadCallWAV(_ path: String, opus: Bool) -> (samples: [Int16], rate: Int) {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
         fail("--wav \(path): no such file")
@@ -186,13 +237,16 @@ func loadCallWAV(_ path: String) -> [Int16] {
     } catch {
         fail("--wav \(error)")
     }
-    guard wav.info.sampleRate == 8000, wav.info.channels == 1 else {
+    let rates = opus ? [8000, 12_000, 16_000, 24_000, 48_000] : [8000]
+    guard rates.contains(wav.info.sampleRate), wav.info.channels == 1 else {
         let channels = wav.info.channels == 1 ? "mono" : "\(wav.info.channels) channels"
+        let wanted = opus ? "opus sends mono at 8, 12, 16, 24 or 48 kHz" : "sauti call sends 8 kHz mono"
+        let rate = opus ? 16_000 : 8000
         fail(
-            "--wav \(path) is \(wav.info.sampleRate) Hz \(channels); sauti call sends 8 kHz mono as it is. "
-                + "Convert it first: sox \(path) -r 8000 -c 1 out.wav")
+            "--wav \(path) is \(wav.info.sampleRate) Hz \(channels); \(wanted) as it is. "
+                + "Convert it first: sox \(path) -r \(rate) -c 1 out.wav")
     }
-    return wav.samples
+    return (wav.samples, wav.info.sampleRate)
 }
 
 /// What the leg reported while the call ran.
@@ -279,18 +333,25 @@ struct CallReport: Encodable {
     var received: Received
     var farEnd: FarEnd
 
+    var clockRate: Int
+    var sampleRate: Int
+    var ptimeMs: Int
+
     init(
-        options: CallOptions, local: Endpoint, duration: Double, recordedSamples: Int, stats s: LegStatistics,
-        events: CallEventLog
+        options: CallOptions, leg configuration: LegConfiguration, local: Endpoint, duration: Double,
+        recordedSamples: Int, stats s: LegStatistics, events: CallEventLog
     ) {
         self.local = "\(local)"
-        remote = "\(options.remote)"
-        codec = options.codec.rawValue
-        payloadType = options.codec == .pcmu ? 0 : 8
+        remote = configuration.remote.map { "\($0)" } ?? "\(options.remote)"
+        codec = configuration.codec.rawValue
+        payloadType = Int(configuration.payloadType)
+        clockRate = configuration.codec.clockRate
+        sampleRate = configuration.sampleRate
+        ptimeMs = configuration.codec == .opus ? configuration.opus.effectivePtimeMilliseconds : 20
         durationSeconds = duration
         wav = options.wavPath
         record = options.recordPath
-        recordedSeconds = Double(recordedSamples) / Double(options.codec.clockRate)
+        recordedSeconds = Double(recordedSamples) / Double(configuration.sampleRate)
         sent = Sent(
             packets: s.packetsSent, bytes: s.bytesSent, rtcpPackets: s.rtcpSent, digits: events.digitsSent,
             sendErrors: s.sendErrors)
@@ -331,7 +392,8 @@ struct CallReport: Encodable {
         ]
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func left(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
-        var out = "call \(local) -> \(remote)  \(codec)/8000 (PT \(payloadType))  "
+        var out = "call \(local) -> \(remote)  \(codec)/\(clockRate) (PT \(payloadType), \(ptimeMs) ms"
+        out += sampleRate == clockRate ? ")  " : ", audio at \(sampleRate) Hz)  "
         out += String(format: "%.2f s", durationSeconds)
         if let record { out += String(format: "  recorded %.2f s to %@", recordedSeconds, record) }
         out += "\n\n"
@@ -352,10 +414,79 @@ func localAddress(toward remote: IPAddress) -> IPAddress {
     }
 }
 
+/// The offer in `--sdp-in`, answered for a leg at `port` on `address`: the answer and the
+/// leg it describes (`base` keeps what SDP does not carry). Fails (status 2) with the
+/// reason when the offer cannot be answered.
+func answerOffer(
+    _ offer: String, path: String, options: CallOptions, base: LegConfiguration, address: IPAddress, port: UInt16
+) -> (answer: SDPAnswer, leg: LegConfiguration) {
+    let opus = AudioCodecSpec.opus(receiving: base.opus.receiveParameters)
+    let preference: [AudioCodecSpec]
+    switch (options.codecGiven, options.codec) {
+    case (false, _): preference = [opus, .pcmu, .pcma]
+    case (true, .opus): preference = [opus]
+    case (true, .pcmu): preference = [.pcmu]
+    case (true, .pcma): preference = [.pcma]
+    }
+    // A fixed session id: the description is written once.
+    var session = SDPSession(
+        config: SDPLocalConfig(
+            address: address, alternateAddress: address.isV6 ? .v4(0x7F00_0001) : .v6(0, 1), sessionName: "sauti call",
+            codecPreference: preference),
+        localPort: port, sessionID: 1)
+    let answer: SDPAnswer
+    do {
+        answer = try session.answer(toOffer: offer)
+    } catch {
+        fail("--sdp-in \(path): \(error)")
+    }
+    guard var leg = LegConfiguration(negotiated: answer.media, base: base) else {
+        fail("--sdp-in \(path): the codec agreed on (\(answer.media.codec.encoding)) is not one sauti call sends")
+    }
+    guard answer.media.remoteRTP != nil else {
+        fail("--sdp-in \(path): the offer gives no address to send to (c=0.0.0.0 or port 0)")
+    }
+    if let send = answer.media.opusSendParameters, !send.problems.isEmpty {
+        FileHandle.standardError.write(Data(send.problems.map { "sauti: --sdp-in \(path): \($0)\n" }.joined().utf8))
+    }
+    leg.rtcpIntervalSeconds = base.rtcpIntervalSeconds
+    return (answer, leg)
+}
+
 func callCommand(_ args: ArraySlice<String>) async -> Never {
-    let options = parseCallOptions(args)
-    let samples = options.wavPath.map(loadCallWAV)
-    let rate = options.codec.clockRate
+    var options = parseCallOptions(args)
+    var offer: String?
+    if let path = options.sdpInPath {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            fail("--sdp-in \(path): no such file, or not text")
+        }
+        offer = text
+    }
+    // An offer is answered with Opus first unless --codec says otherwise.
+    let mayBeOpus = options.codec == .opus || (offer != nil && !options.codecGiven)
+    let wav = options.wavPath.map { loadCallWAV($0, opus: mayBeOpus) }
+    var base = LegConfiguration(codec: options.codec, remote: options.remote)
+    base.rtcpIntervalSeconds = options.rtcpIntervalSeconds
+    base.mediaTimeoutMilliseconds = 0
+    base.opus.sampleRate = wav?.rate ?? 16_000
+    if let pt = options.payloadType { base.payloadType = pt }
+    if let ms = options.ptimeMilliseconds { base.opus.ptimeMilliseconds = ms }
+    var legConfiguration = base
+    if let offer, let path = options.sdpInPath {
+        // Answered once to learn the far end (our port is not known yet; the media agreed on
+        // does not depend on it), and again below with the port for --sdp-out.
+        legConfiguration =
+            answerOffer(offer, path: path, options: options, base: base, address: .v4(0x7F00_0001), port: 9).leg
+        options.remote = legConfiguration.remote!
+        if let wav, wav.rate != legConfiguration.sampleRate {
+            fail(
+                "--wav \(options.wavPath!) is \(wav.rate) Hz, but the offer's codec (\(legConfiguration.codec.rawValue)) "
+                    + "runs at \(legConfiguration.sampleRate) Hz: convert it (sox IN.wav -r \(legConfiguration.sampleRate) -c 1 out.wav) "
+                    + "or answer with --codec opus")
+        }
+    }
+    let rate = legConfiguration.sampleRate
+    let samples = wav?.samples
     let duration =
         options.durationSeconds ?? samples.map { Double($0.count) / Double(rate) + 1 } ?? 5
     if let late = options.digits.first(where: { $0.atSeconds >= duration }) {
@@ -374,12 +505,19 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
     let leg: MediaLeg
     do {
         engine = try MediaEngine(configuration: configuration)
-        var legConfiguration = LegConfiguration(codec: options.codec, remote: options.remote)
-        legConfiguration.rtcpIntervalSeconds = options.rtcpIntervalSeconds
-        legConfiguration.mediaTimeoutMilliseconds = 0
         leg = try engine.openLeg(legConfiguration)
     } catch {
         fail("cannot open a leg: \(error)", status: 1)
+    }
+    if let offer, let path = options.sdpInPath, let out = options.sdpOutPath {
+        let answer = answerOffer(
+            offer, path: path, options: options, base: base, address: configuration.address, port: leg.local.port
+        ).answer
+        do {
+            try answer.sdp.write(toFile: out, atomically: true, encoding: .utf8)
+        } catch {
+            fail("--sdp-out \(out): \(error.localizedDescription)", status: 1)
+        }
     }
     // Recorded by the engine's recorder: written as the call goes, the header kept valid,
     // fsynced when the leg closes. Everything the far end sent, silence included.
@@ -400,8 +538,9 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
     }
     let clock = ContinuousClock()
     let start = clock.now
+    let digits = options.digits
     let sender = Task {
-        for d in options.digits {
+        for d in digits {
             try? await clock.sleep(until: start + .milliseconds(Int64((d.atSeconds * 1000).rounded())))
             if Task.isCancelled { return }
             leg.sendDigits(String(d.digit))
@@ -418,8 +557,8 @@ func callCommand(_ args: ArraySlice<String>) async -> Never {
         fail("--record \(path): the recording did not finish", status: 1)
     }
     let report = CallReport(
-        options: options, local: leg.local, duration: duration, recordedSamples: log.recording?.frames ?? 0,
-        stats: leg.statistics, events: log)
+        options: options, leg: legConfiguration, local: leg.local, duration: duration,
+        recordedSamples: log.recording?.frames ?? 0, stats: leg.statistics, events: log)
     if options.json {
         do {
             FileHandle.standardOutput.write(try report.jsonData())

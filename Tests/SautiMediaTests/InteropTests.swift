@@ -231,9 +231,9 @@ final class EventLog: Sendable {
 /// it (written by SautiWire's offer writer), decoding `seconds` of it to `out` at `rate`.
 /// Returns once ffmpeg listens (it starts slowly on a loaded machine: up to 30 s), so the
 /// start of what a leg sends is not lost.
-func startFFmpegReceiver(codec: AudioCodecSpec, port: UInt16, seconds: Double, rate: Int, out: String, dir: String)
-    async throws -> BoundedProcess
-{
+func startFFmpegReceiver(
+    codec: AudioCodecSpec, port: UInt16, seconds: Double, rate: Int, out: String, dir: String, decoder: String? = nil
+) async throws -> BoundedProcess {
     let sdpPath = dir + "/leg.sdp"
     var session = SDPSession(
         config: SDPLocalConfig(address: .v4(0x7F00_0001), codecPreference: [codec], telephoneEvent: false, rtcpMux: false),
@@ -243,6 +243,7 @@ func startFFmpegReceiver(codec: AudioCodecSpec, port: UInt16, seconds: Double, r
         try #require(InteropPaths.ffmpeg),
         [
             "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+        ] + (decoder.map { ["-c:a", $0] } ?? []) + [
             "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", String(rate), "-ac", "1", "-y", out,
         ], log: dir + "/ffmpeg.log")
     let listening = ContinuousClock.now + .seconds(30)
@@ -266,8 +267,8 @@ func udpPortBound(_ port: UInt16) -> Bool {
 }
 
 /// Writes `samples` as a 16-bit 8 kHz mono WAV.
-func writeWAV(_ samples: [Int16], to path: String) throws {
-    let w = try WAVWriter(path: path, sampleRate: 8000)
+func writeWAV(_ samples: [Int16], to path: String, sampleRate: Int = 8000) throws {
+    let w = try WAVWriter(path: path, sampleRate: sampleRate)
     try w.write(samples)
     try w.close()
 }
@@ -450,6 +451,22 @@ let ffmpegMissing = "ffmpeg is not installed (scripts/setup.sh installs it; CI h
         try w.close()
         let notAudio = dir + "/text.wav"
         try "not audio".write(toFile: notAudio, atomically: true, encoding: .utf8)
+        let wide = dir + "/16k.wav"
+        try writeWAV([Int16](repeating: 0, count: 1600), to: wide, sampleRate: 16_000)
+        let odd = dir + "/44k.wav"
+        try writeWAV([Int16](repeating: 0, count: 4410), to: odd, sampleRate: 44_100)
+        // Offers: PCMU only; G.729 only; not SDP.
+        func offer(_ codecs: [AudioCodecSpec]) throws -> String {
+            var session = SDPSession(
+                config: SDPLocalConfig(address: .v4(0x7F00_0001), codecPreference: codecs), localPort: 4000, sessionID: 1)
+            let path = dir + "/offer-\(codecs.map(\.encoding).joined()).sdp"
+            try session.offer().write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let pcmuOffer = try offer([.pcmu])
+        let g729Offer = try offer([AudioCodecSpec(encoding: "G729", clockRate: 8000, staticPayloadType: 18)])
+        let notSDP = dir + "/not.sdp"
+        try "v=0\r\nthis is not SDP\r\n".write(toFile: notSDP, atomically: true, encoding: .utf8)
         let cases: [([String], String)] = [
             (["call"], "needs HOST:PORT"),
             (["call", "127.0.0.1"], "expected HOST:PORT"),
@@ -462,7 +479,21 @@ let ffmpegMissing = "ffmpeg is not installed (scripts/setup.sh installs it; CI h
             (["call", "127.0.0.1:4000", "--digits", "1@x"], "seconds from the start"),
             (["call", "127.0.0.1:4000", "--digits", "Z@1"], "digit 0-9 * # A-D"),
             (["call", "127.0.0.1:4000", "--digits", "1@9", "--duration", "2"], "longer --duration"),
-            (["call", "127.0.0.1:4000", "--codec", "opus"], "pcmu or pcma"),
+            (["call", "127.0.0.1:4000", "--codec", "g729"], "pcmu, pcma or opus"),
+            (["call", "127.0.0.1:4000", "--codec", "opus", "--ptime", "30"], "10, 20, 40 or 60 ms"),
+            (["call", "127.0.0.1:4000", "--codec", "opus", "--payload-type", "8"], "96 to 127"),
+            (["call", "127.0.0.1:4000", "--payload-type", "100"], "--payload-type is for --codec opus"),
+            (["call", "127.0.0.1:4000", "--codec", "pcma", "--ptime", "40"], "--ptime is for --codec opus"),
+            (["call", "127.0.0.1:4000", "--wav", wide], "sox \(wide) -r 8000 -c 1 out.wav"),
+            (["call", "127.0.0.1:4000", "--codec", "opus", "--wav", odd], "opus sends mono at 8, 12, 16, 24 or 48 kHz"),
+            (["call", "--sdp-in", dir + "/missing.sdp"], "--sdp-in \(dir)/missing.sdp: no such file"),
+            (["call", "--sdp-in", notSDP], "--sdp-in \(notSDP): "),
+            (["call", "--sdp-in", g729Offer], "G729"),
+            (["call", "--sdp-in", pcmuOffer, "--codec", "opus"], "--sdp-in \(pcmuOffer): "),
+            (["call", "--sdp-in", pcmuOffer, "--wav", wide], "runs at 8000 Hz"),
+            (["call", "127.0.0.1:4000", "--sdp-in", pcmuOffer], "no HOST:PORT with it"),
+            (["call", "127.0.0.1:4000", "--sdp-out", dir + "/a.sdp"], "needs --sdp-in"),
+            (["call", "--sdp-in", pcmuOffer, "--ptime", "40"], "the offer's ptime and maxptime decide"),
             (["call", "127.0.0.1:4000", "--local-port", "33401"], "even port"),
             (["call", "127.0.0.1:4000", "--bogus"], "unknown option"),
         ]

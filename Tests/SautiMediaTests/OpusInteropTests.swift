@@ -142,7 +142,7 @@ import Testing
     }
 
     @Test(
-        "Opus legs (FEC, DTX) and a PCMU–Opus bridge: six seconds of steady state allocate nothing on the workers",
+        "Opus legs (FEC, DTX, 10-60 ms packets) and a PCMU–Opus bridge: 6 s of steady state allocate nothing on workers",
         .timeLimit(.minutes(1)))
     func noAllocation() async throws {
         var c = MediaEngineConfiguration(workers: 2)
@@ -156,6 +156,8 @@ import Testing
             var cb = OpusLegTests.opusConfiguration(rate: [8000, 16_000, 48_000][i % 3])
             cb.rtcpIntervalSeconds = 1
             cb.opus.encoder.dtx = i % 2 == 0
+            // Packets of every length a leg sends; receiver reports (every second) resize the FEC.
+            cb.opus.ptimeMilliseconds = [20, 40, 10, 60][i % 4]
             let b = try engine.openLeg(cb)
             var ca = cb
             ca.remote = b.local
