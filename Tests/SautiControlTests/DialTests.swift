@@ -141,6 +141,39 @@ private struct Packet {
 
 /// A far end that sends a stream (audio frames, RFC 4733 events) in real time, with its
 /// own continuous sequence numbers and timestamps.
+/// Packets two far ends received, gathered on the pacing thread.
+private final class PacketLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var a: [Packet] = []
+    private var b: [Packet] = []
+    func add(caller: [Packet], callee: [Packet]) {
+        lock.withLock {
+            a += caller
+            b += callee
+        }
+    }
+    var caller: [Packet] { lock.withLock { a } }
+    var callee: [Packet] { lock.withLock { b } }
+}
+
+/// Runs `body(k)` for k in 0..<count every 20 ms on a thread of its own, paced on the
+/// monotonic clock, so the cadence holds when the test's task pool is busy.
+func pacedOnThread(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+        let thread = Thread {
+            var next = DispatchTime.now().uptimeNanoseconds
+            for k in 0..<count {
+                body(k)
+                next += 20_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
+                if next > now { usleep(UInt32((next - now) / 1000)) }
+            }
+            c.resume()
+        }
+        thread.start()
+    }
+}
+
 private final class FarEnd: @unchecked Sendable {
     let socket: RawRTPSocket
     var target: UInt16 = 0
@@ -507,16 +540,17 @@ struct DialTests {
         // after the answer, and what is sent before is not heard.
         let up = g711Tone(1000, law: .ulaw, frames: 250)
         let down = g711Tone(700, law: .alaw, frames: 250)
-        // Read as it comes (a socket's buffer holds only a few seconds of packets).
-        var atCaller: [Packet] = []
-        var atCallee: [Packet] = []
-        for k in 0..<250 {
+        // Read as it comes (a socket's buffer holds only a few seconds of packets). Paced
+        // on a thread of its own: beside the whole suite the test's task pool is busy, and
+        // sleeps there came late and in bursts that the caller's jitter buffer dropped.
+        let got = PacketLog()
+        await pacedOnThread(250) { k in
             caller.audio(pt: 0, up[k])
             callee.audio(pt: 8, down[k])
-            atCaller += caller.socket.receiveAll().compactMap(Packet.init)
-            atCallee += callee.socket.receiveAll().compactMap(Packet.init)
-            try await Task.sleep(for: .milliseconds(20))
+            got.add(caller: caller.socket.receiveAll().compactMap(Packet.init), callee: callee.socket.receiveAll().compactMap(Packet.init))
         }
+        var atCaller = got.caller
+        var atCallee = got.callee
         #expect(try await s.signal(childID, ["signal": "hangup"]).0 == 200)
         atCaller += caller.socket.receiveAll().compactMap(Packet.init)
         atCallee += callee.socket.receiveAll().compactMap(Packet.init)

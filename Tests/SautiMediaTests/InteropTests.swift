@@ -243,6 +243,9 @@ func startFFmpegReceiver(
         try #require(InteropPaths.ffmpeg),
         [
             "-hide_banner", "-nostdin", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+            // Wait up to a minute for the first packet (ffmpeg's default is 10 s): beside the
+            // whole suite, this test's task can be held up that long before its leg sends.
+            "-listen_timeout", "60",
         ] + (decoder.map { ["-c:a", $0] } ?? []) + [
             "-i", sdpPath, "-t", String(format: "%.2f", seconds), "-ar", String(rate), "-ac", "1", "-y", out,
         ], log: dir + "/ffmpeg.log")
