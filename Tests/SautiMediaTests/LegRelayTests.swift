@@ -160,6 +160,12 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(200))
+        atCaller += caller.receiveAll().compactMap(SeenPacket.init)
+        atCallee += callee.receiveAll().compactMap(SeenPacket.init)
+        // What came while relaying. After the stop each leg's own audio resumes on its own
+        // clock, which runs ahead of the relayed timestamps by however long this test's
+        // sending was held up on a busy machine: not part of the switch checked here.
+        let (callerRelayed, calleeRelayed) = (atCaller.count, atCallee.count)
         await relay?.stop()
 
         atCaller += caller.receiveAll().compactMap(SeenPacket.init)
@@ -172,9 +178,9 @@ func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
         // Continuous at both far ends, across the switch from the engine's own audio.
         let toneAtCallee = atCallee.filter { $0.payload.first != 0xA1 && $0.payloadType == 0 }
         #expect(toneAtCallee.count >= 10, "the callee heard the prompt first")
-        let pCallee = continuityProblems(atCallee, audioPT: 0)
+        let pCallee = continuityProblems(Array(atCallee.prefix(calleeRelayed)), audioPT: 0)
         #expect(pCallee.isEmpty, "callee side: \(pCallee)")
-        let pCaller = continuityProblems(atCaller, audioPT: 0)
+        let pCaller = continuityProblems(Array(atCaller.prefix(callerRelayed)), audioPT: 0)
         #expect(pCaller.isEmpty, "caller side: \(pCaller)")
         // The digit: PT 96 in, PT 101 out, the caller's stream's SSRC and timing.
         let events = atCaller.filter { $0.payloadType == 101 }

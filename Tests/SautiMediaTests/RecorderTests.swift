@@ -198,7 +198,9 @@ enum RecorderTesting {
         let o = try #require(await T.outcome(log, seconds: 5))
         let elapsed = ContinuousClock.now - started
         #expect(o.reason == .silence)
-        #expect(elapsed >= .milliseconds(2000) && elapsed < .milliseconds(4000), "0.4 + 1 + 0.7 s: \(elapsed)")
+        // The upper bound is loose: this test's own sleep can come late beside the suite (the
+        // recording's length, checked below, is the precise measure).
+        #expect(elapsed >= .milliseconds(2000) && elapsed < .milliseconds(8000), "0.4 + 1 + 0.7 s: \(elapsed)")
         // The tone alone is left; a jitter-buffer seam may add or remove a frame or two.
         #expect(abs(o.frames - 8000) <= 480, "about 1 s of tone: \(o.frames) frames")
         let (info, samples) = try WAVReader.read(path: path)
