@@ -118,24 +118,13 @@ private final class RawRTPSocket {
 }
 
 /// An RTP packet as the far end sees it.
-private struct Packet {
-    var marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8]
-    init?(_ b: [UInt8]) {
-        guard b.count >= 12, b[0] >> 6 == 2, !(b[1] >= 200 && b[1] <= 204) else { return nil }
-        marker = b[1] & 0x80 != 0
-        payloadType = b[1] & 0x7F
-        sequence = UInt16(b[2]) << 8 | UInt16(b[3])
-        timestamp = UInt32(b[4]) << 24 | UInt32(b[5]) << 16 | UInt32(b[6]) << 8 | UInt32(b[7])
-        ssrc = UInt32(b[8]) << 24 | UInt32(b[9]) << 16 | UInt32(b[10]) << 8 | UInt32(b[11])
-        payload = Array(b[12...])
-    }
-    static func make(
+private typealias Packet = SeenPacket
+
+extension SeenPacket {
+    fileprivate static func make(
         pt: UInt8, marker: Bool = false, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payload: [UInt8]
     ) -> [UInt8] {
-        var b: [UInt8] = [0x80, (marker ? 0x80 : 0) | pt, UInt8(sequence >> 8), UInt8(sequence & 0xFF)]
-        for shift in [24, 16, 8, 0] { b.append(UInt8((timestamp >> UInt32(shift)) & 0xFF)) }
-        for shift in [24, 16, 8, 0] { b.append(UInt8((ssrc >> UInt32(shift)) & 0xFF)) }
-        return b + payload
+        rtpPacket(pt: pt, marker: marker, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload)
     }
 }
 
@@ -219,20 +208,8 @@ private func g711Tone(_ frequency: Double, law: G711Law, frames: Int) -> [[UInt8
     }
 }
 
-/// Power of `samples` at `frequency` relative to total power (a Goertzel filter).
-private func share(_ samples: ArraySlice<Int16>, _ frequency: Double) -> Double {
-    let c = 2 * cos(2 * Double.pi * frequency / 8000)
-    var s1 = 0.0, s2 = 0.0, total = 0.0
-    for x in samples {
-        let v = Double(x)
-        let s = v + c * s1 - s2
-        s2 = s1
-        s1 = s
-        total += v * v
-    }
-    let power = s1 * s1 + s2 * s2 - c * s1 * s2
-    return total == 0 ? 0 : 2 * power / (total * Double(samples.count))
-}
+/// Power of `samples` at `frequency` relative to total power, at 8 kHz.
+private func share(_ samples: ArraySlice<Int16>, _ frequency: Double) -> Double { toneShare(samples, frequency: frequency) }
 
 /// The 20 ms frames of `frames` with sound (RMS above −40 dBFS), joined.
 private func loudFrames(_ frames: [[Int16]]) -> [Int16] {
@@ -369,25 +346,6 @@ struct DialTests {
         }
     }
 
-    fileprivate static func continuity(_ packets: [Packet], audioPT: UInt8) -> [String] {
-        var problems: [String] = []
-        guard let first = packets.first else { return ["no packets"] }
-        if packets.contains(where: { $0.ssrc != first.ssrc }) { problems.append("SSRCs \(Set(packets.map(\.ssrc)))") }
-        var last: Packet?
-        for (i, p) in packets.enumerated() {
-            if i > 0, p.sequence != packets[i - 1].sequence &+ 1 {
-                problems.append("sequence \(packets[i - 1].sequence) then \(p.sequence) at \(i)")
-            }
-            guard p.payloadType == audioPT else { continue }
-            if let l = last {
-                let step = Int32(bitPattern: p.timestamp &- l.timestamp)
-                if step <= 0 || step > 160 * 8 { problems.append("timestamp step \(step) at \(i)") }
-            }
-            last = p
-        }
-        return problems
-    }
-
     @Test(
         "a dial answered with PCMU: the caller hears ringback, then the callee's packets relayed undecoded in one continuous stream; a digit passes through; the bridge is recorded; the callee's hangup sends the outcome to callbackUrl and the flow goes on; the child call is a record of its own",
         .timeLimit(.minutes(2)))
@@ -466,7 +424,7 @@ struct DialTests {
         #expect(
             fromCallee.count >= 80 && atCaller.count > fromCallee.count + 30,
             "ringback, then \(fromCallee.count) relayed")
-        let problems = Self.continuity(atCaller, audioPT: 0)
+        let problems = continuityProblems(atCaller, audioPT: 0)
         #expect(problems.isEmpty, "caller's stream: \(problems)")
         let events = atCaller.filter { $0.payloadType == 101 }
         #expect(
