@@ -167,17 +167,7 @@ import Testing
             legs += [a, b]
         }
         // A transcoded call: P (PCMU) → X (PCMU) ⇄ bridge ⇄ Y (Opus) → Q (Opus), both ways.
-        var pc = LegConfiguration(codec: .pcmu)
-        pc.mediaTimeoutMilliseconds = 0
-        let x = try engine.openLeg(pc)
-        let y = try engine.openLeg(OpusLegTests.opusConfiguration())
-        pc.remote = x.local
-        let p = try engine.openLeg(pc)
-        let q = try engine.openLeg(OpusLegTests.opusConfiguration(remote: y.local))
-        var xc = pc
-        xc.remote = p.local
-        x.update(xc)
-        y.update(OpusLegTests.opusConfiguration(remote: q.local))
+        let (p, x, y, q) = try OpusLegTests.transcodedCall(engine)
         let bridge = LegBridge(x, y)
         p.play(.tone(ToneSpec(frequenciesHz: [440], levelDBFS: -12)))
         q.play(.tone(ToneSpec(frequenciesHz: [700], levelDBFS: -12)))

@@ -165,6 +165,23 @@ func resampled(_ samples: [Int16], from: Int, to: Int) throws -> [Int16] {
         return try MediaEngine(configuration: c)
     }
 
+    /// A transcoded call's four legs: P talks PCMU to X, Q talks Opus to Y (X and Y are
+    /// the engine's side, to be bridged).
+    static func transcodedCall(_ engine: MediaEngine) throws -> (p: MediaLeg, x: MediaLeg, y: MediaLeg, q: MediaLeg) {
+        var pc = LegConfiguration(codec: .pcmu)
+        pc.mediaTimeoutMilliseconds = 0
+        let x = try engine.openLeg(pc)
+        let y = try engine.openLeg(opusConfiguration())
+        pc.remote = x.local
+        let p = try engine.openLeg(pc)
+        let q = try engine.openLeg(opusConfiguration(remote: y.local))
+        var xc = pc
+        xc.remote = p.local
+        x.update(xc)
+        y.update(opusConfiguration(remote: q.local))
+        return (p, x, y, q)
+    }
+
     static func opusConfiguration(rate: Int = 16_000, remote: Endpoint? = nil) -> LegConfiguration {
         var c = LegConfiguration(codec: .opus, remote: remote)
         c.opus.sampleRate = rate

@@ -96,17 +96,7 @@ import Testing
         let engine = try OpusLegTests.engine(first: 42_000, last: 42_049, workers: 2)
         defer { engine.shutdown() }
         // P talks PCMU to X; Q talks Opus to Y; X and Y are bridged.
-        var pc = LegConfiguration(codec: .pcmu)
-        pc.mediaTimeoutMilliseconds = 0
-        let x = try engine.openLeg(pc)
-        let y = try engine.openLeg(OpusLegTests.opusConfiguration())
-        pc.remote = x.local
-        let p = try engine.openLeg(pc)
-        let q = try engine.openLeg(OpusLegTests.opusConfiguration(remote: y.local))
-        var xc = pc
-        xc.remote = p.local
-        x.update(xc)
-        y.update(OpusLegTests.opusConfiguration(remote: q.local))
+        let (p, x, y, q) = try OpusLegTests.transcodedCall(engine)
         p.play(.tone(ToneSpec(frequenciesHz: [440], levelDBFS: -12)))
         q.play(.tone(ToneSpec(frequenciesHz: [700], levelDBFS: -12)))
         y.play(.tone(ToneSpec(frequenciesHz: [1000], levelDBFS: -12)))
