@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "SautiTestSupport", path: "Tests/SautiTestSupport"),
         .testTarget(
             name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter", "SautiTestSupport"], exclude: ["play_url_server.py"]),
-        .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay"]),
+        .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay", "SautiTestSupport"]),
         .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],

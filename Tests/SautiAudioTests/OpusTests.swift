@@ -1,5 +1,6 @@
 import Foundation
 import SautiAudio
+import SautiTestSupport
 import Testing
 
 /// The libopus wrapper: round trips, PLC, FEC, corrupt packets, settings.
@@ -79,7 +80,7 @@ import Testing
     @Test("corrupt packets (seeded random bytes, truncations, empty) are concealed and counted, never a crash")
     func corruptPackets() throws {
         let seed: UInt64 = 0xC0FF_EE01
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let decoder = try OpusDecoder(sampleRate: 16_000)
         var frame = [Int16](repeating: 0, count: decoder.maxFrameSamples)
         let good = try Self.encode(Self.tone(rate: 16_000, seconds: 0.2), rate: 16_000)
@@ -184,15 +185,3 @@ import Testing
     }
 }
 
-/// A small seeded generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import SautiReplay
 import SautiWire
+import SautiTestSupport
 import Testing
 
 /// The `sauti` command as a user runs it, and tshark (a real peer) on captures made here.
@@ -11,7 +12,7 @@ import Testing
     /// A seeded capture of two PCMU streams with loss, duplicates, reordering, arrival
     /// jitter, a marker, and a sequence wrap, as bytes of a pcap file.
     static func impairedCapture(seed: UInt64) -> [UInt8] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var w = PcapWriter()
         var packets: [(ns: Int64, src: UInt32, sport: UInt16, bytes: [UInt8])] = []
         for (ssrc, sport, firstSeq) in [(UInt32(0x1111_2222), UInt16(40000), UInt16(65500)), (0x3333_4444, 40002, 100)] {
@@ -106,15 +107,3 @@ extension PeerTests {
     }
 }
 
-/// A small seeded generator (SplitMix64), so a failing case can be replayed by its seed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

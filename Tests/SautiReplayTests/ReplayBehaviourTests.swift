@@ -2,6 +2,7 @@ import Foundation
 import SautiAudio
 import SautiReplay
 import SautiWire
+import SautiTestSupport
 import Testing
 
 /// Replay on the fixture captures (always present) and on hostile input.
@@ -155,7 +156,7 @@ import Testing
 
     @Test("a flood of random version-2 datagrams: no stream from it, bounded memory, and a real stream after it is still found")
     func hostileFlood() {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var w = PcapWriter()
         // One-packet flows, 200 a second: each fails probation and is swept 2 s later.
         for i in 0..<20_000 {
