@@ -33,7 +33,8 @@ struct OpusPath: CustomStringConvertible {
 /// One transcoded call's media work, as the legs and the bridge do it each tick, without
 /// the sockets: the PCMU leg's jitter buffer decodes a packet, the bridge resamples 8 → 16
 /// kHz, the Opus leg encodes; the Opus leg's jitter buffer decodes a packet, the bridge
-/// resamples 16 → 8 kHz, the PCMU leg encodes.
+/// resamples 16 → 8 kHz, the PCMU leg encodes. The resamplers run at the bridge's quality
+/// (`Resampler.defaultQuality`, as `LegBridge` makes them).
 final class TranscodedCall {
     var pcmuBuffer = LiveJitterBuffer(codec: .pcmu, minDelayMilliseconds: 20)
     var opusBuffer: LiveJitterBuffer
@@ -63,8 +64,8 @@ final class TranscodedCall {
         encoder.setExpectedLoss(percent: path.lossPercent)
         // What `LegBridge` tells the Opus leg: its audio comes from an 8 kHz leg.
         if path.band == .narrowband { encoder.limitBand(toAudioRate: 8000) }
-        up = path.rate == 8000 ? nil : try Resampler(inputRate: 8000, outputRate: path.rate, quality: 3)
-        down = path.rate == 8000 ? nil : try Resampler(inputRate: path.rate, outputRate: 8000, quality: 3)
+        up = path.rate == 8000 ? nil : try Resampler(inputRate: 8000, outputRate: path.rate)
+        down = path.rate == 8000 ? nil : try Resampler(inputRate: path.rate, outputRate: 8000)
         narrow.initialize(repeating: 0)
         wide.initialize(repeating: 0)
         resampled.initialize(repeating: 0)
@@ -117,6 +118,22 @@ final class TranscodedCall {
         }
         G711.encode(.ulaw, pcm, into: UnsafeMutableBufferPointer(rebasing: codes[0..<k]))
     }
+}
+
+/// The benchmark's speech: espeak-ng (en-US) at 16 and 8 kHz, a whole number of 20 ms
+/// frames, about 6 s with its pauses.
+func benchSpeech() throws -> (wide: [Int16], narrow: [Int16]) {
+    let text =
+        "The quick brown fox jumps over the lazy dog. Please call me back at your earliest convenience, my number is five five five, one two three four."
+    let synthesized = try SpeechSynthesizer.shared.synthesize(text, language: "en-US")
+    let rate = try SpeechSynthesizer.shared.sampleRate
+    var wide = try Resampler.resample(synthesized, from: rate, to: 16_000, quality: 10)
+    wide.removeLast(wide.count % 320)
+    guard wide.count >= 320 * 50 else { throw BenchError("espeak-ng gave \(wide.count) samples: too little speech") }
+    var narrow = try Resampler.resample(wide, from: 16_000, to: 8000, quality: 10)
+    narrow.removeLast(narrow.count % 160)
+    wide.removeLast(wide.count - narrow.count * 2)
+    return (wide, narrow)
 }
 
 /// This thread's CPU time, in ns (`CLOCK_THREAD_CPUTIME_ID`): costs measured by it do not
@@ -227,16 +244,10 @@ func opusBenchmark(_ args: [String]) throws -> [String: Any] {
         default: throw BenchError("unknown option \(a)\n\(usage)")
         }
     }
-    // Streams: 2 s of speech-like audio (voiced harmonics and pauses), looped.
-    let speech16 = (0..<32_000).map { i -> Int16 in
-        let t = Double(i) / 16_000
-        let envelope = max(0, sin(2 * .pi * 1.5 * t))
-        return Int16(
-            8000 * envelope * (sin(2 * .pi * 140 * t) + 0.5 * sin(2 * .pi * 280 * t) + 0.3 * sin(2 * .pi * 900 * t))
-                / 1.8)
-    }
-    var speech8: [Int16] = []
-    for k in stride(from: 0, to: speech16.count, by: 2) { speech8.append(speech16[k]) }
+    // Streams: espeak-ng speech (with its pauses), looped. Real speech, not a sum of
+    // harmonics: the SILK encoder's work follows the signal (fricatives, onsets), and a
+    // synthetic signal measured about a tenth cheaper.
+    let (speech16, speech8) = try benchSpeech()
     let pcmu = stride(from: 0, to: speech8.count, by: 160).map { start -> [UInt8] in
         speech8[start..<(start + 160)].map { G711.encodeULaw($0) }
     }
@@ -264,7 +275,7 @@ func opusBenchmark(_ args: [String]) throws -> [String: Any] {
                 r, 2 * r))
     }
     print(
-        "Opus band   FEC for  complexity  us/call/tick (CPU)  of which encode  calls/core (est)  on time for \(Int(seconds)) s  us/call/tick at it (CPU)  most wall beyond CPU in a tick (ms)  late ticks at it+5% (interfered)"
+        "Opus band   FEC for  complexity  us/call/tick (CPU)  of which encode  + decode  calls/core on libopus alone  calls/core (est)  on time for \(Int(seconds)) s  us/call/tick at it (CPU)  most wall beyond CPU in a tick (ms)  late ticks at it+5% (interfered)"
             + (rtpenginePerPacket == nil ? "" : "  rtpengine/ours")
     )
     var rows: [[String: Any]] = []
@@ -307,13 +318,27 @@ func opusBenchmark(_ args: [String]) throws -> [String: Any] {
                 let n = path.rate / 50
                 let t0 = threadCPUNow()
                 for k in 0..<2000 {
-                    let start = (k % 100) * n
+                    let start = (k % (speech.count / n)) * n
                     _ = speech[start..<(start + n)].withUnsafeBufferPointer { f in
                         out.withUnsafeMutableBytes { e.encode(f, into: $0) }
                     }
                 }
                 return Double(threadCPUNow() - t0) / 1000 / 2000
             }()
+            // And the Opus decoder alone: the peer's packets decoded at the leg's rate, 2,000 of
+            // them. Encoder and decoder together are libopus's share of a call's tick: the
+            // floor under any engine's cost at these settings on this CPU.
+            let decodeCost: Double = try {
+                let d = try OpusDecoder(sampleRate: path.rate)
+                let out = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
+                defer { out.deallocate() }
+                let t0 = threadCPUNow()
+                for k in 0..<2000 {
+                    _ = opus[k % opus.count].withUnsafeBytes { d.decode($0, into: out) }
+                }
+                return Double(threadCPUNow() - t0) / 1000 / 2000
+            }()
+            let libopusCost = encodeCost + decodeCost
             // Verify: the largest load (from 95 % of the estimate down in 5 % steps) whose every
             // tick ends before its deadline for `seconds`.
             var verified = 0
@@ -355,8 +380,8 @@ func opusBenchmark(_ args: [String]) throws -> [String: Any] {
             }
             print(
                 String(
-                    format: "%@  %10d  %18.1f  %15.1f  %16d  %15d  %24.1f  %35.1f  %@", path.description, complexity,
-                    perCall, encodeCost, estimate, verified, cpuAtIt, Double(gapAtIt) / 1e6,
+                    format: "%@  %10d  %18.1f  %15.1f  %8.1f  %28d  %16d  %15d  %24.1f  %35.1f  %@", path.description,
+                    complexity, perCall, encodeCost, decodeCost, Int(20_000 / libopusCost), estimate, verified, cpuAtIt, Double(gapAtIt) / 1e6,
                     String(repeating: " ", count: max(0, 32 - "\(lateAbove) (\(preemptedAbove))".count))
                         + "\(lateAbove) (\(preemptedAbove))")
                     + (rtpenginePerPacket.map { String(format: "  %14.2f", 2 * $0 / perCall) } ?? ""))
@@ -364,6 +389,7 @@ func opusBenchmark(_ args: [String]) throws -> [String: Any] {
                 "band": path.band.rawValue, "narrowband": path.narrowband, "fec_loss_percent": path.lossPercent,
                 "complexity": complexity,
                 "cpu_microseconds_per_call_tick": perCall, "cpu_microseconds_opus_encode": encodeCost,
+                "cpu_microseconds_opus_decode": decodeCost, "calls_per_core_libopus_alone": Int(20_000 / libopusCost),
                 "calls_per_core_estimate": estimate, "calls_per_core_on_time": verified,
                 "cpu_microseconds_per_call_tick_on_time": cpuAtIt, "late_ticks_one_step_above": lateAbove,
                 "late_ticks_one_step_above_interfered": preemptedAbove,

@@ -68,8 +68,11 @@ extension ControlPlane {
         }
         let leg: MediaLeg
         var session: SDPSession
+        // The caller's codec first: a far end that has it answers with it, and the call is
+        // relayed undecoded rather than transcoded.
+        let callerCodec = live.withLock { $0[parentCallID] }?.sdp.withLock { $0.media?.codec }
         do {
-            (leg, session) = try newLeg()
+            (leg, session) = try newLeg(preferring: callerCodec)
         } catch {
             return failed(error.message)
         }

@@ -41,6 +41,12 @@ public struct ControlConfiguration: Sendable {
     /// Talkers mixed at once in a conference room (the K loudest; everyone is still heard
     /// for levels, talk events and digits).
     public var conferenceTalkers = 3
+    /// The codecs legs negotiate, most preferred first: a peer that offers Opus gets Opus
+    /// (wideband, in-band FEC), one that offers only G.711 gets G.711.
+    public var codecs: [AudioCodecSpec] = [.opus, .pcmu, .pcma]
+    /// How Opus legs run: PCM rate, bitrate, complexity (SDP then narrows what the far end
+    /// asks for: bitrate cap, FEC, DTX, ptime, band).
+    public var opus = OpusLegSettings()
 
     public init() {}
 
@@ -85,12 +91,22 @@ final class LiveCall: Sendable {
     let flowTask = Mutex<Task<Void, Never>?>(nil)
     /// Hands the running flow a new document (`POST /v1/calls/{id}/actions`).
     let flowControl = CallFlowControl()
+    /// What the leg was last set to carry (codec and PCM rate), for the live state; nil
+    /// before SDP agreed on anything.
+    let media: Mutex<LegConfiguration?>
 
-    init(id: String, leg: MediaLeg, numberID: String?, sdp: SDPSession) {
+    init(id: String, leg: MediaLeg, numberID: String?, sdp: SDPSession, media: LegConfiguration? = nil) {
         self.id = id
         self.leg = leg
         self.numberID = numberID
         self.sdp = Mutex(sdp)
+        self.media = Mutex(media)
+    }
+
+    /// Sets the leg to `configuration` and keeps it for the live state.
+    func update(_ configuration: LegConfiguration) {
+        media.withLock { $0 = configuration }
+        leg.update(configuration)
     }
 }
 
@@ -247,7 +263,7 @@ public final class ControlPlane: Sendable {
                 leg.close()
                 throw ControlError(422, "sdp_rejected", "\(error)", details: ["/sdp"])
             }
-            guard let legConfiguration = LegConfiguration(negotiated: answer.media) else {
+            guard let legConfiguration = legConfiguration(answer.media) else {
                 leg.close()
                 throw ControlError(422, "sdp_rejected", "no audio codec in common", details: ["/sdp"])
             }
@@ -262,7 +278,7 @@ public final class ControlPlane: Sendable {
                 leg.close()
                 throw .store(error)
             }
-            let liveCall = LiveCall(id: call.id, leg: leg, numberID: number.id, sdp: session)
+            let liveCall = LiveCall(id: call.id, leg: leg, numberID: number.id, sdp: session, media: legConfiguration)
             live.withLock { $0[call.id] = liveCall }
             deliverEvent(call.id, numberID: number.id, name: "started")
             deliverEvent(call.id, numberID: number.id, name: "ringing")
@@ -287,16 +303,23 @@ public final class ControlPlane: Sendable {
         return (call, offer)
     }
 
-    /// A leg on the media plane and the SDP session that describes it.
-    func newLeg() throws(ControlError) -> (MediaLeg, SDPSession) {
+    /// A leg on the media plane and the SDP session that describes it. `preferring`: a
+    /// codec to put first in offers (a dialed call offers its caller's codec first, so a
+    /// far end that has it too answers with it and the call is relayed, not transcoded).
+    func newLeg(preferring: AudioCodecSpec? = nil) throws(ControlError) -> (MediaLeg, SDPSession) {
         let leg: MediaLeg
         do {
             leg = try media.openLeg(LegConfiguration(codec: .pcmu))
         } catch {
             throw ControlError(503, "no_media", "\(error)")
         }
+        var codecs = configuration.codecs
+        if let first = preferring, let i = codecs.firstIndex(where: { $0.encoding.lowercased() == first.encoding.lowercased() }) {
+            codecs.insert(codecs.remove(at: i), at: 0)
+        }
         let session = SDPSession(
-            config: SDPLocalConfig(address: IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001)),
+            config: SDPLocalConfig(
+                address: IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001), codecPreference: codecs),
             localPort: leg.local.port, sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
         return (leg, session)
     }
@@ -322,14 +345,18 @@ public final class ControlPlane: Sendable {
             deliverEvent(callID, numberID: call.numberID, name: "ringing")
         case "answered":
             if let liveCall, let sdp {
+                let narrowest = dialingCallRate(call)
                 // Applied to a copy first: an answer the engine cannot use changes nothing.
                 let applied = liveCall.sdp.withLock { s -> Result<LegConfiguration?, ControlError> in
                     var copy = s
                     do {
                         let update = try copy.applyAnswer(sdp)
-                        let c = LegConfiguration(negotiated: update.media)
+                        var c = legConfiguration(update.media)
                         if c == nil && call.parentCallID != nil {
                             return .failure(ControlError(422, "sdp_rejected", "no audio codec the engine can use", details: ["/sdp"]))
+                        }
+                        if let r = narrowest, c?.codec == .opus, r < c?.sampleRate ?? 0, OpusRate.supported.contains(r) {
+                            c?.opus.sampleRate = r
                         }
                         s = copy
                         return .success(c)
@@ -338,7 +365,7 @@ public final class ControlPlane: Sendable {
                     }
                 }
                 switch applied {
-                case .success(let c): if let c { liveCall.leg.update(c) }
+                case .success(let c): if let c { liveCall.update(c) }
                 case .failure(let e): throw e
                 }
             }
@@ -368,6 +395,28 @@ public final class ControlPlane: Sendable {
         } catch {
             throw .store(error)
         }
+    }
+
+    /// The leg an SDP exchange agreed on, with the daemon's Opus settings under what SDP
+    /// says (`ControlConfiguration.opus`); nil when the codec is not one legs carry.
+    func legConfiguration(_ media: NegotiatedMedia) -> LegConfiguration? {
+        var base = LegConfiguration(codec: .pcmu)
+        base.opus = configuration.opus
+        return LegConfiguration(negotiated: media, base: base)
+    }
+
+    /// The PCM rate of the leg of the call that dialed `call`, nil when `call` was not
+    /// dialed by a live call. A dialed call's Opus leg runs no wider than this: all it hears
+    /// is that call, and all it says goes to it, so at 8 kHz beside a G.711 caller libopus
+    /// codes and decodes at 8 kHz directly — no resampler in the bridge either way and none
+    /// inside libopus (about a tenth of a transcoded call's cost; `sauti-bench opus`, the
+    /// 8 kHz leg rows). The rate is set with the answer, before any audio, so nothing
+    /// restarts mid-stream.
+    func dialingCallRate(_ call: CallRecord) -> Int? {
+        guard let parent = call.parentCallID, let p = live.withLock({ $0[parent] }),
+            let media = p.sdp.withLock({ $0.media })
+        else { return nil }
+        return legConfiguration(media)?.sampleRate
     }
 
     func move(_ callID: String, to status: String, cause: String?) throws(ControlError) {
@@ -426,13 +475,15 @@ public final class ControlPlane: Sendable {
     public func liveState(callID: String) -> [String: Any]? {
         guard let c = live.withLock({ $0[callID] }) else { return nil }
         let s = c.leg.statistics
-        return [
-            "current_action": c.currentAction.withLock { $0 } as Any? ?? NSNull(),
-            "rtp": [
-                "packets_sent": s.packetsSent, "packets_received": s.packetsReceived, "packets_lost": s.packetsLost,
-                "jitter_ms": s.jitterMilliseconds, "local_port": Int(c.leg.local.port),
-            ] as [String: Any],
+        var rtp: [String: Any] = [
+            "packets_sent": s.packetsSent, "packets_received": s.packetsReceived, "packets_lost": s.packetsLost,
+            "jitter_ms": s.jitterMilliseconds, "local_port": Int(c.leg.local.port),
         ]
+        if let m = c.media.withLock({ $0 }) {
+            rtp["codec"] = m.codec.rawValue
+            rtp["sample_rate"] = m.sampleRate
+        }
+        return ["current_action": c.currentAction.withLock { $0 } as Any? ?? NSNull(), "rtp": rtp]
     }
 
     // MARK: The flow

@@ -2,6 +2,9 @@
 // order of precedence), over the built-in defaults.
 
 import Foundation
+import SautiAudio
+import SautiMedia
+import SautiWire
 
 /// A bad setting: which one and why.
 public struct OptionError: Error, CustomStringConvertible {
@@ -28,6 +31,13 @@ public enum DaemonOptions {
           --callback-timeout S       seconds a customer's app may take to reply (10)
           --retention-days N         days recordings are kept; 0 keeps them (30)
           --conference-talkers K     talkers mixed at once in a conference room (3)
+          --codecs LIST              codecs legs negotiate, most preferred first: opus, pcmu,
+                                     pcma, comma-separated (opus,pcmu,pcma)
+          --opus-complexity N        Opus encoder complexity, 0 (cheapest) to 10 (5)
+          --opus-bitrate BPS         Opus target bitrate, 6000 to 510000 (24000; a far end's
+                                     maxaveragebitrate caps it)
+          --opus-rate HZ             Opus legs' PCM rate: 8000, 12000, 16000, 24000 or 48000
+                                     (16000)
           --config FILE              a file of key = value lines with the names above (without --)
           --openapi                  print the OpenAPI document and exit
           -h, --help                 this text
@@ -35,7 +45,8 @@ public enum DaemonOptions {
         Environment: SAUTID_DATA_DIR, SAUTID_HOST, SAUTID_PORT, SAUTID_MEDIA_ADDRESS,
         SAUTID_RTP_PORTS, SAUTID_WORKERS, SAUTID_REGISTRAR_TOKEN, SAUTID_CUSTOMER_TOKENS (comma
         list), SAUTID_SIGNALLING_WEBHOOK, SAUTID_CALLBACK_TIMEOUT, SAUTID_RETENTION_DAYS,
-        SAUTID_CONFERENCE_TALKERS, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
+        SAUTID_CONFERENCE_TALKERS, SAUTID_CODECS, SAUTID_OPUS_COMPLEXITY, SAUTID_OPUS_BITRATE,
+        SAUTID_OPUS_RATE, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
         """
 
     /// The settings from `arguments` (without the program name), `environment` and the
@@ -122,6 +133,41 @@ public enum DaemonOptions {
                     throw OptionError(description: "--conference-talkers \(value): 1 to 16")
                 }
                 c.conferenceTalkers = k
+            case "codecs":
+                let names = value.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces).lowercased()
+                }
+                var codecs: [AudioCodecSpec] = []
+                for n in names {
+                    let spec: AudioCodecSpec
+                    switch n {
+                    case "opus": spec = .opus
+                    case "pcmu": spec = .pcmu
+                    case "pcma": spec = .pcma
+                    default:
+                        throw OptionError(description: "--codecs \(value): \"\(n)\" is not a codec (opus, pcmu, pcma)")
+                    }
+                    guard !codecs.contains(spec) else {
+                        throw OptionError(description: "--codecs \(value): \(n) is named twice")
+                    }
+                    codecs.append(spec)
+                }
+                c.codecs = codecs
+            case "opus-complexity":
+                guard let n = Int(value), (0...10).contains(n) else {
+                    throw OptionError(description: "--opus-complexity \(value): 0 to 10")
+                }
+                c.opus.encoder.complexity = n
+            case "opus-bitrate":
+                guard let n = Int(value), (6000...510_000).contains(n) else {
+                    throw OptionError(description: "--opus-bitrate \(value): 6000 to 510000 bits per second")
+                }
+                c.opus.encoder.bitrate = n
+            case "opus-rate":
+                guard let n = Int(value), OpusRate.supported.contains(n) else {
+                    throw OptionError(description: "--opus-rate \(value): 8000, 12000, 16000, 24000 or 48000")
+                }
+                c.opus.sampleRate = n
             default: break
             }
         }
@@ -137,5 +183,6 @@ public enum DaemonOptions {
     static let known: Set<String> = [
         "data-dir", "host", "port", "media-address", "rtp-ports", "workers", "registrar-token", "customer-token",
         "signalling-webhook", "callback-timeout", "retention-days", "conference-talkers", "config",
+        "codecs", "opus-complexity", "opus-bitrate", "opus-rate",
     ]
 }

@@ -60,7 +60,11 @@ public enum OpenAPI {
                 "cause": nullableString, "created_at": ["type": "string"], "answered_at": nullableString,
                 "ended_at": nullableString, "number_id": nullableString,
                 "parent_call_id": ["type": ["string", "null"], "description": "the call whose dial placed this one"],
-                "live": ["type": ["object", "null"]],
+                "live": [
+                    "type": ["object", "null"],
+                    "description":
+                        "while the call has media here: current_action, and rtp with packets_sent, packets_received, packets_lost, jitter_ms, local_port, and once SDP agreed, codec (PCMU, PCMA, opus) and sample_rate (the leg's PCM rate in Hz)",
+                ],
             ] as [String: Any],
         ]
         let numberSchema: [String: Any] = [

@@ -12,6 +12,17 @@ import Testing
         #expect(c.apiHost == "127.0.0.1" && c.apiPort == 8080 && c.dataDirectory == "sauti-data")
         #expect(c.rtpFirstPort == 20_000 && c.rtpLastPort == 29_999)
         #expect(c.registrarToken == nil && c.customerTokens.isEmpty && c.recordingRetentionDays == 30)
+        #expect(c.codecs.map(\.encoding) == ["opus", "PCMU", "PCMA"])
+        #expect(c.opus.sampleRate == 16_000 && c.opus.encoder.complexity == 5 && c.opus.encoder.bitrate == 24_000)
+    }
+
+    @Test("codecs and Opus settings from flags and the environment")
+    func codecs() throws {
+        let c = try DaemonOptions.parse(
+            ["--codecs", "PCMA, pcmu", "--opus-complexity", "2"],
+            environment: ["SAUTID_OPUS_BITRATE": "16000", "SAUTID_OPUS_RATE": "48000"])
+        #expect(c.codecs.map(\.encoding) == ["PCMA", "PCMU"])
+        #expect(c.opus.encoder.complexity == 2 && c.opus.encoder.bitrate == 16_000 && c.opus.sampleRate == 48_000)
     }
 
     @Test("a config file, then the environment, then flags: each wins over the one before")
@@ -45,6 +56,10 @@ import Testing
         (["--port", "80000"], "--port"), (["--rtp-ports", "30000"], "--rtp-ports"), (["--rtp-ports", "500-600"], "--rtp-ports"),
         (["--workers", "0"], "--workers"), (["--callback-timeout", "-1"], "--callback-timeout"),
         (["--retention-days", "x"], "--retention-days"), (["--registrar-token", "short"], "16 characters"),
+        (["--codecs", "opus,g729"], "--codecs opus,g729: \"g729\" is not a codec"),
+        (["--codecs", "pcmu,PCMU"], "pcmu is named twice"), (["--codecs", ""], "\"\" is not a codec"),
+        (["--codecs", "opus,"], "\"\" is not a codec"), (["--opus-complexity", "11"], "--opus-complexity 11: 0 to 10"),
+        (["--opus-bitrate", "5000"], "--opus-bitrate 5000"), (["--opus-rate", "44100"], "--opus-rate 44100"),
         (["--bogus", "1"], "unknown option --bogus"), (["--port"], "needs a value"), (["stray"], "unexpected argument"),
     ])
     func refused(arguments: [String], words: String) {

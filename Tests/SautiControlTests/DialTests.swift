@@ -175,12 +175,13 @@ private final class FarEnd: @unchecked Sendable {
         self.timestamp = timestamp
         self.ssrc = ssrc
     }
-    func audio(pt: UInt8, _ payload: [UInt8], marker: Bool = false) {
+    /// One 20 ms frame; `step`: its duration in the codec's clock (160 for G.711, 960 for Opus).
+    func audio(pt: UInt8, _ payload: [UInt8], marker: Bool = false, step: UInt32 = 160) {
         socket.send(
             Packet.make(pt: pt, marker: marker, sequence: sequence, timestamp: timestamp, ssrc: ssrc, payload: payload),
             toPort: target)
         sequence &+= 1
-        timestamp &+= 160
+        timestamp &+= step
     }
     /// One digit: three updates and three ends, all at the current timestamp.
     func digit(_ code: UInt8, pt: UInt8 = 101) {
@@ -227,6 +228,23 @@ private func phoneAnswer(port: UInt16, pt: Int) -> String {
         "m=audio \(port) RTP/AVP \(pt) 101", "a=rtpmap:\(pt) \(name)/8000", "a=rtpmap:101 telephone-event/8000",
         "a=fmtp:101 0-16", "a=sendrecv", "",
     ].joined(separator: "\r\n")
+}
+
+/// An SDP answer from a WebRTC-style phone at 127.0.0.1:`port` that has only Opus (PT 111).
+private func opusAnswer(port: UInt16) -> String {
+    [
+        "v=0", "o=callee 3 3 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+        "m=audio \(port) RTP/AVP 111 101", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1",
+        "a=rtpmap:101 telephone-event/48000", "a=fmtp:101 0-16", "a=sendrecv", "",
+    ].joined(separator: "\r\n")
+}
+
+/// The payload types of an SDP body's first m=audio line, in order.
+private func offeredPayloadTypes(_ sdp: String) -> [Int] {
+    for line in sdp.split(whereSeparator: \.isNewline) where line.hasPrefix("m=audio ") {
+        return line.split(separator: " ").dropFirst(3).compactMap { Int($0) }
+    }
+    return []
 }
 
 /// The dial verb end to end: sautid as a process, a Python app as the customer's app and the
@@ -559,6 +577,87 @@ struct DialTests {
         #expect(left.count >= 8000 && right.count >= 8000, "a second of each side: \(left.count), \(right.count)")
         #expect(l > 0.6 && r > 0.6, "left 1 kHz \(l), right 700 Hz \(r)")
         _ = parentID
+    }
+
+    @Test(
+        "a PCMU caller's dial offers PCMU first; a callee that answers with Opus only is transcoded both ways (Goertzel on what each hears), and its leg runs at the caller's 8 kHz (live state), coding narrowband Opus",
+        .timeLimit(.minutes(2)))
+    func transcodedToOpus() async throws {
+        let s = try await Setup("opus", rtpPorts: "61800-61899")
+        defer { s.stop() }
+        try s.document(
+            "main",
+            [["verb": "dial", "numbers": ["sip:webrtc@pbx.example.com"], "callbackUrl": s.app.url("/cb/opus")], ["verb": "hangup"]])
+        try await s.number("+254700000009", doc: "main")
+        let caller = try FarEnd(port: 44_940, sequence: 1, timestamp: 1, ssrc: 0x5555_5555)
+        let callee = try FarEnd(port: 44_942, sequence: 1, timestamp: 1, ssrc: 0x6666_6666)
+        let (_, parentPort) = try await s.inbound(to: "+254700000009", phonePort: caller.socket.port)
+        caller.target = parentPort
+        let dial = try #require(try await s.webhook("dial").first)
+        let childID = try #require(dial["call_id"] as? String)
+        let offer = try #require(dial["sdp"] as? String)
+        callee.target = try #require(audioPort(offer))
+        // The daemon's preference is Opus, PCMU, PCMA; the child call's offer puts the
+        // caller's codec first so that a far end with PCMU answers PCMU (relayed).
+        let types = offeredPayloadTypes(offer)
+        #expect(types.first == 0 && types.contains(8) && offer.contains("opus/48000/2"), "offer: \(types)\n\(offer)")
+        _ = caller.socket.receiveAll()
+        _ = callee.socket.receiveAll()
+        let (st, _) = try await s.signal(childID, ["signal": "answered", "sdp": opusAnswer(port: callee.socket.port)])
+        #expect(st == 200)
+
+        // The callee sends 700 Hz as Opus (a wideband encoder, as a browser's), the caller 1 kHz as PCMU.
+        let up = g711Tone(1000, law: .ulaw, frames: 250)
+        var tone = ToneGenerator(ToneSpec(frequenciesHz: [700], levelDBFS: -12), sampleRate: 16_000)
+        var wide = [Int16](repeating: 0, count: 320 * 250)
+        wide.withUnsafeMutableBufferPointer { tone.fill($0) }
+        let encoder = try OpusEncoder(sampleRate: 16_000)
+        var packet = [UInt8](repeating: 0, count: 1500)
+        let down = (0..<250).map { k -> [UInt8] in
+            let n = wide[(k * 320)..<((k + 1) * 320)].withUnsafeBufferPointer { f in
+                packet.withUnsafeMutableBytes { encoder.encode(f, into: $0) }
+            }
+            return Array(packet[0..<n])
+        }
+        let got = PacketLog()
+        await pacedOnThread(250) { k in
+            caller.audio(pt: 0, up[k])
+            callee.audio(pt: 111, down[k], step: 960)
+            got.add(
+                caller: caller.socket.receiveAll().compactMap(Packet.init),
+                callee: callee.socket.receiveAll().compactMap(Packet.init))
+        }
+        // The callee's leg runs at the caller's 8 kHz (its live state says so).
+        let live = (try await s.call(childID))["live"] as? [String: Any]
+        let rtp = live?["rtp"] as? [String: Any]
+        #expect(rtp?["codec"] as? String == "opus" && rtp?["sample_rate"] as? Int == 8000, "\(live ?? [:])")
+        #expect(try await s.signal(childID, ["signal": "hangup"]).0 == 200)
+        let outcome = try #require(try await s.callback("opus"))
+        let d = outcome["dial"] as? [String: Any] ?? [:]
+        #expect(d["status"] as? String == "answered" && d["mode"] as? String == "transcode", "\(d)")
+
+        // The caller hears the callee's 700 Hz as µ-law.
+        let heardByCaller = loudFrames(got.caller.filter { $0.payloadType == 0 }.map { $0.payload.map(G711.decodeULaw) })
+        let c700 = share(heardByCaller[...], 700)
+        #expect(
+            heardByCaller.count >= 8000 && c700 > 0.6, "the caller hears 700 Hz: \(c700) over \(heardByCaller.count) samples")
+        // The callee gets Opus: every packet narrowband (TOC configurations 0-3, SILK at 8
+        // kHz), and decoded it holds the caller's 1 kHz.
+        let opus = got.callee.filter { $0.payloadType == 111 }
+        #expect(opus.count >= 100, "Opus packets at the callee: \(opus.count)")
+        let bands = Set(opus.compactMap { $0.payload.first.map { Int($0 >> 3) } })
+        #expect(!bands.isEmpty && bands.allSatisfy { $0 <= 3 }, "TOC configurations: \(bands.sorted())")
+        let decoder = try OpusDecoder(sampleRate: 8000)
+        let out = UnsafeMutableBufferPointer<Int16>.allocate(capacity: 5760)
+        defer { out.deallocate() }
+        let decoded = opus.map { p -> [Int16] in
+            let outcome = p.payload.withUnsafeBytes { decoder.decode($0, into: out) }
+            return Array(out[0..<outcome.samples])
+        }
+        let heardByCallee = loudFrames(decoded)
+        let e1000 = share(heardByCallee[...], 1000)
+        #expect(
+            heardByCallee.count >= 8000 && e1000 > 0.6, "the callee hears 1 kHz: \(e1000) over \(heardByCallee.count) samples")
     }
 
     @Test(

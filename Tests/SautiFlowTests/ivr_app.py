@@ -189,6 +189,19 @@ class Handler(BaseHTTPRequestHandler):
                 action["maxParticipants"] = int(q["max"])
             actions = [action, {"verb": "say", "text": "The conference has ended."}, {"verb": "hangup"}]
             return self.reply(200, json.dumps(actions), "application/json")
+        if self.path == "/wideband":
+            actions = [
+                {"verb": "say", "text": "Sixty six sisters sit in the sunshine, sipping fresh juice."},
+                {
+                    "verb": "record",
+                    "maxLength": 4,
+                    "timeout": 0,
+                    "finishOnKey": "",
+                    "playBeep": False,
+                    "callbackUrl": base + "/recorded",
+                },
+            ]
+            return self.reply(200, json.dumps(actions), "application/json")
         if self.path == "/longrecord":
             actions = [{"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False}]
             return self.reply(200, json.dumps(actions), "application/json")

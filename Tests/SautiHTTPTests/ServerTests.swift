@@ -1,6 +1,7 @@
 import Foundation
 import SautiHTTP
 import SautiTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -392,9 +393,11 @@ struct ServerTests {
     func gracefulShutdown() async throws {
         let server = try startServer()
         let port = server.port
+        let sent = Mutex<ContinuousClock.Instant?>(nil)
         async let inFlight = offPool { () -> WireResponse? in
             guard let c = RawClient(port: port) else { return nil }
             c.send("GET /sleep?ms=600 HTTP/1.1\r\nHost: a\r\n\r\n")
+            sent.withLock { $0 = ContinuousClock.now }
             return c.readResponse()
         }
         let idle = try #require(await offPool { RawClient(port: port) })
@@ -405,7 +408,13 @@ struct ServerTests {
         let r = await inFlight
         #expect(r?.status == 200 && r?.text == "slept 600")
         #expect(r?.header("Connection") == "close")
-        #expect(took > 0.2 && took < 3, "shutdown took \(took) s")
+        // Shutdown waited for the request: it took about what was left of the handler's 600 ms
+        // when it began (beside the whole suite the sleep above can come late, leaving less).
+        let sentAt = try #require(sent.withLock { $0 })
+        let before = (start - sentAt).components
+        let left = 0.6 - (Double(before.seconds) + Double(before.attoseconds) / 1e18)
+        #expect(took < 3, "shutdown took \(took) s")
+        if left > 0.15 { #expect(took > left - 0.1, "shutdown took \(took) s with \(left) s of the request left") }
         #expect(await offPool { idle.waitForClose() })
         #expect(await offPool { RawClient(port: port) } == nil)
         await server.shutdown()  // twice is fine
