@@ -36,6 +36,12 @@ public struct ControlAPI: Sendable {
         return response
     }
 
+    /// A recording file's media type, from its name: Ogg Opus (`.opus`, the `record`
+    /// verb's `format: "opus"`) or WAV.
+    static func recordingContentType(_ file: String) -> String {
+        file.hasSuffix(".opus") ? "audio/ogg" : "audio/wav"
+    }
+
     static func json(_ status: Int, _ object: Any) -> HTTPResponse {
         HTTPResponse.json(status, JSONText.encode(object))
     }
@@ -186,7 +192,8 @@ public struct ControlAPI: Sendable {
             let path = try control.verifyPresigned(
                 recordingID: rest[1], expires: request.queryValue("expires"), signature: request.queryValue("signature"))
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            return HTTPResponse.file(path: path, size: size, range: request.headers["range"], contentType: "audio/wav")
+            return HTTPResponse.file(
+                path: path, size: size, range: request.headers["range"], contentType: Self.recordingContentType(path))
         default:
             break
         }
@@ -320,7 +327,8 @@ public struct ControlAPI: Sendable {
                     [
                         "id": r.id, "call_id": r.callID, "status": "ready", "url": "http://\(host)\(path)",
                         "expires_at": storeTimestamp(Date(timeIntervalSince1970: Double(expires))),
-                        "duration_seconds": r.durationSeconds ?? 0, "bytes": r.bytes ?? 0, "format": "audio/wav",
+                        "duration_seconds": r.durationSeconds ?? 0, "bytes": r.bytes ?? 0,
+                        "format": Self.recordingContentType(r.file),
                     ])
             case "expired":
                 return Self.json(410, ["id": r.id, "status": "expired"])

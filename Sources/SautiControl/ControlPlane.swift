@@ -186,17 +186,32 @@ public final class ControlPlane: Sendable {
     func recover() throws {
         for r in try store.pendingRecordings() {
             let path = configuration.recordingsDirectory + "/" + r.file
+            // An Ogg Opus recording grows as a WAV beside it and is converted at its end: a
+            // process that died first left that WAV, converted now (kept if that fails).
+            var reason = "engine-restart"
+            let part = path + ".part.wav"
+            if path.hasSuffix(".opus") && !FileManager.default.fileExists(atPath: path)
+                && FileManager.default.fileExists(atPath: part)
+            {
+                do throws(AudioFileError) {
+                    try OggOpusFile.convert(wav: part, to: path)
+                    unlink(part)
+                } catch {
+                    reason += "; converting to Ogg Opus: \(error.reason) (the audio is kept in \(r.file).part.wav)"
+                }
+            }
             let (duration, bytes) = Self.wavFacts(path)
             try store.finishRecording(
                 id: r.id, status: bytes > 0 ? "ready" : "failed", durationSeconds: duration, bytes: bytes,
-                reason: "engine-restart")
+                reason: reason)
         }
         for c in try store.liveCalls() {
             try store.transition(callID: c.id, to: "failed", cause: "engine-restart")
         }
     }
 
-    /// A WAV's duration (from its header) and size; (0, 0) when it is not there.
+    /// A recording's duration (from its header: WAV or Ogg Opus) and size; (0, 0) when it
+    /// is not there.
     static func wavFacts(_ path: String) -> (Double, Int) {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let size = attributes[.size] as? Int

@@ -328,8 +328,20 @@ public enum OpenAPI {
                     ],
                     "responses": merge(
                         [
-                            "200": ["description": "The WAV", "content": ["audio/wav": ["schema": ["type": "string", "format": "binary"]]]],
-                            "206": ["description": "A byte range", "content": ["audio/wav": ["schema": ["type": "string", "format": "binary"]]]],
+                            "200": [
+                                "description": "The recording: WAV, or Ogg Opus when the record verb asked for format opus",
+                                "content": [
+                                    "audio/wav": ["schema": ["type": "string", "format": "binary"]],
+                                    "audio/ogg": ["schema": ["type": "string", "format": "binary"]],
+                                ],
+                            ],
+                            "206": [
+                                "description": "A byte range",
+                                "content": [
+                                    "audio/wav": ["schema": ["type": "string", "format": "binary"]],
+                                    "audio/ogg": ["schema": ["type": "string", "format": "binary"]],
+                                ],
+                            ],
                             "416": ["description": "Range not satisfiable"],
                         ] as [String: Any], errors([403, 404, 410])),
                 ] as [String: Any]
@@ -391,7 +403,7 @@ public enum OpenAPI {
                             "status": ["type": "string", "enum": ["pending", "ready", "expired", "failed"]],
                             "url": ["type": "string"], "expires_at": ["type": "string"],
                             "retry_after_seconds": ["type": "integer"], "duration_seconds": ["type": "number"],
-                            "bytes": ["type": "integer"], "format": ["type": "string"], "reason": ["type": "string"],
+                            "bytes": ["type": "integer"], "format": ["type": "string", "description": "the file's media type: audio/wav or audio/ogg (Ogg Opus)"], "reason": ["type": "string"],
                         ] as [String: Any],
                     ] as [String: Any],
                 ] as [String: Any],

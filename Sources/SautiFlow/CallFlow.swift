@@ -431,13 +431,14 @@ final class FlowRunner {
         }
         recordings += 1
         let id = CallbackSignature.randomHex(12)
-        let path = "\(flow.configuration.recordingsDirectory)/\(flow.context.callID)-\(id).wav"
+        let path = "\(flow.configuration.recordingsDirectory)/\(flow.context.callID)-\(id).\(r.format.fileExtension)"
         emit("recording.started", ["id": id, "path": path])
-        flow.leg.record(
-            RecordingSpec(
-                path: path, maxLengthMilliseconds: r.maxLengthSeconds * 1000,
-                silenceTimeoutMilliseconds: r.timeoutSeconds * 1000, finishOnKeys: Set(r.finishOnKey),
-                beepMilliseconds: r.playBeep ? flow.configuration.beepMilliseconds : 0, trimSilence: r.trimSilence))
+        var spec = RecordingSpec(
+            path: path, maxLengthMilliseconds: r.maxLengthSeconds * 1000,
+            silenceTimeoutMilliseconds: r.timeoutSeconds * 1000, finishOnKeys: Set(r.finishOnKey),
+            beepMilliseconds: r.playBeep ? flow.configuration.beepMilliseconds : 0, trimSilence: r.trimSilence)
+        spec.oggOpus = r.format == .opus
+        flow.leg.record(spec)
         var outcome: RecordingOutcome?
         // Replaced mid-recording: the recording was stopped; its outcome comes within moments.
         var stopDeadline: ContinuousClock.Instant?

@@ -111,6 +111,7 @@ extension VoiceAction {
             w.add("finishOnKey", r.finishOnKey)
             w.add("playBeep", r.playBeep)
             w.add("trimSilence", r.trimSilence)
+            w.add("format", r.format.rawValue)
             w.add("callbackUrl", r.callbackURL)
             w.addRaw("prompt", PromptAction.normalizedJSON(r.prompt))
             return w.result

@@ -82,7 +82,7 @@ enum AttributeName: UInt8, CaseIterable {
     case verb, text, voice, language, loop, playBeep, url, numDigits, timeout, interDigitTimeout, finishOnKey,
         callbackUrl, actionOnEmptyResult, prompt, numbers, callerId, maxDuration, record, sequential, ringbackTone,
         sendDigits, name, muted, beep, startConferenceOnEnter, endConferenceOnExit, maxParticipants, waitUrl, maxLength,
-        trimSilence, reason, length
+        trimSilence, reason, length, format
     /// A name the language does not have (`RawMember.written` says which).
     case other
     /// XML text content where the verb takes none.
@@ -125,6 +125,7 @@ enum AttributeName: UInt8, CaseIterable {
         case .trimSilence: "trimSilence"
         case .reason: "reason"
         case .length: "length"
+        case .format: "format"
         case .other: "?"
         case .contentText: "#text"
         case .childElement: "#element"

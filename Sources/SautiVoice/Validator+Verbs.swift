@@ -366,14 +366,18 @@ extension Validator {
                 }
             case .playBeep: if let v = bool(m) { r.playBeep = v }
             case .trimSilence: if let v = bool(m) { r.trimSilence = v }
+            case .format:
+                if let v = string(m.node, expected: "\"wav\" or \"opus\" (Ogg Opus)", { RecordingFormat(rawValue: $0) != nil }) {
+                    r.format = RecordingFormat(rawValue: v) ?? .wav
+                }
             case .callbackUrl: r.callbackURL = url(m.node)
             case .prompt: r.prompt = prompt(m, of: .record)
             default:
                 unknown(
                     m, of: .record,
                     known: format == .json
-                        ? "maxLength, timeout, finishOnKey, playBeep, trimSilence, callbackUrl, prompt"
-                        : "maxLength, timeout, finishOnKey, playBeep, trimSilence, callbackUrl")
+                        ? "maxLength, timeout, finishOnKey, playBeep, trimSilence, format, callbackUrl, prompt"
+                        : "maxLength, timeout, finishOnKey, playBeep, trimSilence, format, callbackUrl")
             }
         }
         return issues.count == before ? r : nil

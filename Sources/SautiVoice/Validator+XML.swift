@@ -75,7 +75,7 @@ extension Validator {
             same
         case (.record, "maxLength"), (.record, "timeout"), (.record, "finishOnKey"), (.record, "playBeep"),
             (.record, "trimSilence"),
-            (.record, "callbackUrl"):
+            (.record, "callbackUrl"), (.record, "format"):
             same
         case (.redirect, "url"), (.reject, "reason"), (.pause, "length"): same
         default: nil

@@ -256,6 +256,17 @@ public struct Conference: Sendable, Equatable {
     }
 }
 
+/// The file a `record` writes.
+public enum RecordingFormat: String, Sendable, Equatable, CaseIterable {
+    /// WAV, 16-bit PCM at the leg's rate (`audio/wav`).
+    case wav
+    /// Ogg Opus (RFC 7845, `audio/ogg`).
+    case opus
+
+    /// The file name's extension.
+    public var fileExtension: String { self == .wav ? "wav" : "opus" }
+}
+
 /// `record`: record the caller.
 public struct Record: Sendable, Equatable {
     /// Longest recording, in seconds, 1 to 14400.
@@ -268,6 +279,8 @@ public struct Record: Sendable, Equatable {
     public var playBeep: Bool
     /// Whether to cut the silence at the start and the end.
     public var trimSilence: Bool
+    /// The file written: WAV (the default) or Ogg Opus.
+    public var format: RecordingFormat
     /// Where to send the recording's id, duration and status; nil is the voice_url.
     public var callbackURL: String?
     /// Played before recording starts.
@@ -277,8 +290,10 @@ public struct Record: Sendable, Equatable {
     public init(
         maxLengthSeconds: Int = 3600, timeoutSeconds: Int = 5, finishOnKey: String = "1234567890*#",
         playBeep: Bool = true,
-        trimSilence: Bool = false, callbackURL: String? = nil, prompt: [PromptAction] = []
+        trimSilence: Bool = false, format: RecordingFormat = .wav, callbackURL: String? = nil,
+        prompt: [PromptAction] = []
     ) {
+        self.format = format
         self.maxLengthSeconds = maxLengthSeconds
         self.timeoutSeconds = timeoutSeconds
         self.finishOnKey = finishOnKey

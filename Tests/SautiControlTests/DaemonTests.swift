@@ -497,21 +497,28 @@ struct DaemonTests {
     }
 
     @Test(
+        "kill -9 mid-recording of an Ogg Opus recording (format opus), then a restart: the WAV it grew as is converted, and the recording is ready as Ogg Opus up to the last second written",
+        .timeLimit(.minutes(1)))
+    func killNineOggOpus() async throws {
+        try await interruptedRecording(graceful: false, format: "opus")
+    }
+
+    @Test(
         "SIGTERM mid-call: sautid ends the call and finishes the recording, exits 0, and a restart shows it completed",
         .timeLimit(.minutes(1)))
     func sigterm() async throws {
         try await interruptedRecording(graceful: true)
     }
 
-    func interruptedRecording(graceful: Bool) async throws {
+    func interruptedRecording(graceful: Bool, format: String = "wav") async throws {
         let dir = makeTemporaryDirectory(prefix: "sautid-stop")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let app = try await TestHTTPServer(script: DaemonPaths.app, arguments: [Self.secret, "120"], log: dir + "/app.log")
         defer { app.stop() }
-        let ports = graceful ? "39600-39619" : "39620-39639"
+        let ports = graceful ? "39600-39619" : format == "wav" ? "39620-39639" : "39660-39679"
         var d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: ports)
-        let numberID = try await Self.routedNumber(d, app: app, e164: "+254700000002", path: "/longrecord")
-        let callerPort: UInt16 = graceful ? 39_310 : 39_312
+        let numberID = try await Self.routedNumber(d, app: app, e164: "+254700000002", path: "/longrecord?format=\(format)")
+        let callerPort: UInt16 = graceful ? 39_310 : format == "wav" ? 39_312 : 39_320
         let (_, body, text) = try await d.request(
             "POST", "/v1/calls", token: Daemon.registrarToken,
             json: [
@@ -562,5 +569,12 @@ struct DaemonTests {
         let duration = (rb as? [String: Any])?["duration_seconds"] as? Double ?? 0
         print("sautid \(graceful ? "SIGTERM" : "kill -9"): recording \(duration) s after about 4 s of recording")
         #expect(duration >= 2.0, "the recording keeps what was written: \(duration) s")
+        let type = (rb as? [String: Any])?["format"] as? String
+        #expect(type == (format == "wav" ? "audio/wav" : "audio/ogg"), "\(rb)")
+        if format == "opus" {
+            // The converted file is Ogg Opus, and the WAV it grew as is gone.
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/data/recordings")) ?? []
+            #expect(files.contains { $0.hasSuffix(".opus") } && !files.contains { $0.hasSuffix(".part.wav") }, "\(files)")
+        }
     }
 }

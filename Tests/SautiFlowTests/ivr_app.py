@@ -189,7 +189,9 @@ class Handler(BaseHTTPRequestHandler):
                 action["maxParticipants"] = int(q["max"])
             actions = [action, {"verb": "say", "text": "The conference has ended."}, {"verb": "hangup"}]
             return self.reply(200, json.dumps(actions), "application/json")
-        if self.path == "/wideband":
+        if self.path.startswith("/wideband"):
+            # /wideband?format=opus records Ogg Opus
+            fmt = "opus" if self.path.endswith("format=opus") else "wav"
             actions = [
                 {"verb": "say", "text": "Sixty six sisters sit in the sunshine, sipping fresh juice."},
                 {
@@ -198,12 +200,17 @@ class Handler(BaseHTTPRequestHandler):
                     "timeout": 0,
                     "finishOnKey": "",
                     "playBeep": False,
+                    "format": fmt,
                     "callbackUrl": base + "/recorded",
                 },
             ]
             return self.reply(200, json.dumps(actions), "application/json")
-        if self.path == "/longrecord":
-            actions = [{"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False}]
+        if self.path.startswith("/longrecord"):
+            # /longrecord?format=opus records Ogg Opus
+            fmt = "opus" if self.path.endswith("format=opus") else "wav"
+            actions = [
+                {"verb": "record", "maxLength": 60, "timeout": 0, "finishOnKey": "", "playBeep": False, "format": fmt}
+            ]
             return self.reply(200, json.dumps(actions), "application/json")
         if self.path == "/events" or self.path == "/signalling":
             return self.reply(200, "", "text/plain")
