@@ -209,7 +209,7 @@ public enum SDPStreamRejection: Equatable, Sendable, CustomStringConvertible {
         case .unsupportedTransport(_, let reason): return reason
         case .additionalAudioStream: return "a second audio stream; a leg carries one"
         case .noCommonCodec(let offered):
-            return "no supported codec among \(offered.joined(separator: ", "))"
+            return "no supported codec among \(offered.joined(separator: ", "))" + opusClockHint(offered)
         case .addressFamilyMismatch(let remote):
             return "no local address of the family of \(remote) (IP\(remote.isV6 ? "6" : "4"))"
         }
@@ -264,7 +264,7 @@ public enum SDPNegotiationError: Error, Equatable, Sendable, CustomStringConvert
         case .audioDisabled(let line): return "SDP line \(line): the offer's audio stream is disabled (port 0)"
         case .unsupportedTransport(let line, _, let reason): return "SDP line \(line): \(reason)"
         case .noCommonCodec(let line, let offered):
-            return "SDP line \(line): no supported codec among \(offered.joined(separator: ", "))"
+            return "SDP line \(line): no supported codec among \(offered.joined(separator: ", "))" + opusClockHint(offered)
         case .addressFamilyMismatch(let line, let remote):
             return
                 "SDP line \(line): media at \(remote) needs an IPv\(remote.isV6 ? "6" : "4") address, which this engine has not"
@@ -312,4 +312,14 @@ public struct SDPMediaUpdate: Equatable, Sendable {
     public var media: NegotiatedMedia
     /// What changed from the media before (``MediaChanges/all`` on the first exchange).
     public var changes: MediaChanges
+}
+
+/// For a refusal that lists Opus at a clock other than 48,000: why it is not Opus to us
+/// ("" otherwise). `offered` reads as `96 opus/16000`.
+func opusClockHint(_ offered: [String]) -> String {
+    let wrong = offered.contains { f in
+        let name = f.split(separator: " ").last?.lowercased() ?? ""
+        return name.hasPrefix("opus/") && !name.hasPrefix("opus/48000")
+    }
+    return wrong ? " (Opus is always opus/48000/2 in SDP, RFC 7587 §7: another clock is refused)" : ""
 }

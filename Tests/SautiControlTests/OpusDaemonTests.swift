@@ -168,3 +168,76 @@ struct OpusDaemonTests {
         #expect(low > 0.25 && six > 0.25, "700 Hz \(low), 6 kHz \(six) in the recording")
     }
 }
+
+/// Offers as phones and gateways write them (audio-fixtures/sdp), sent to sautid as a
+/// registrar would: the answer picks Opus with the offerer's payload type and clock
+/// rules. Addresses are rewritten to 127.0.0.1 (nothing leaves loopback). Ports: RTP
+/// 45000-45019, far ends 45050.
+@Suite(
+    .serialized, .enabled(if: TestHTTPServer.python != nil && DaemonPaths.curl != nil, "python3 and curl are needed"))
+struct OpusOfferTests {
+    static func fixture(_ name: String) throws -> String {
+        let text = try String(
+            contentsOf: DaemonPaths.root.appendingPathComponent("audio-fixtures/sdp/\(name)"), encoding: .utf8)
+        // To loopback, the audio on port 45050; lines end in CRLF as SIP carries them.
+        return text.split(whereSeparator: \.isNewline).map { line -> String in
+            if line.hasPrefix("c=IN IP4 ") { return "c=IN IP4 127.0.0.1" }
+            if line.hasPrefix("o=") {
+                var parts = line.split(separator: " ").map(String.init)
+                parts[parts.count - 1] = "127.0.0.1"
+                return parts.joined(separator: " ")
+            }
+            if line.hasPrefix("m=audio ") {
+                var parts = line.split(separator: " ").map(String.init)
+                parts[1] = "45050"
+                return parts.joined(separator: " ")
+            }
+            if line.hasPrefix("a=rtcp:") { return "a=rtcp:45051" }
+            return String(line)
+        }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    @Test(
+        "Linphone's and a WebRTC gateway's offers get Opus at their payload type (telephone-event at the Opus clock); Opus at 16000 Hz is refused per RFC 7587, precisely; --codecs pcmu,pcma keeps G.711",
+        .timeLimit(.minutes(1)))
+    func offers() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-offers")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(
+            script: DaemonPaths.app, arguments: [DaemonTests.secret, "60"], log: dir + "/app.log")
+        defer { app.stop() }
+        var d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45000-45019")
+        _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000088", path: "/reject")
+        func offer(_ sdp: String) async throws -> (Int, String) {
+            let (status, body, text) = try await d.request(
+                "POST", "/v1/calls", token: Daemon.registrarToken,
+                json: ["direction": "inbound", "local_e164": "+254700000088", "remote_e164": "+254711000001", "sdp": sdp])
+            return (status, status == 201 ? ((body as? [String: Any])?["sdp"] as? String ?? "") : text)
+        }
+        func audioLine(_ sdp: String) -> String {
+            sdp.split(whereSeparator: \.isNewline).first { $0.hasPrefix("m=audio ") }.map(String.init) ?? ""
+        }
+
+        let (ls, linphone) = try await offer(try Self.fixture("linphone.sdp"))
+        #expect(ls == 201, "\(linphone)")
+        #expect(audioLine(linphone).hasSuffix(" RTP/AVP 96 101"), "\(audioLine(linphone))")
+        #expect(linphone.contains("a=rtpmap:96 opus/48000/2") && linphone.contains("a=rtpmap:101 telephone-event/48000"), "\(linphone)")
+        #expect(linphone.contains("m=video 0 "), "the video line is refused: \(linphone)")
+
+        let (cs, chrome) = try await offer(try Self.fixture("chrome-opus-gateway.sdp"))
+        #expect(cs == 201, "\(chrome)")
+        #expect(audioLine(chrome).hasSuffix(" RTP/AVPF 111 110"), "\(audioLine(chrome))")
+        #expect(chrome.contains("a=rtpmap:111 opus/48000/2") && chrome.contains("a=rtcp-mux"), "\(chrome)")
+
+        let (ws, wrong) = try await offer(try Self.fixture("opus-wrong-clock.sdp"))
+        #expect(ws == 422 && wrong.contains("sdp_rejected") && wrong.contains("96 opus/16000") && wrong.contains("RFC 7587"), "\(ws) \(wrong)")
+        d.terminate()
+        _ = await d.process.wait(seconds: 10)
+
+        // An operator who wants G.711 only.
+        d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45000-45019", extra: ["--codecs", "pcmu,pcma"])
+        defer { d.terminate() }
+        let (gs, g711) = try await offer(try Self.fixture("linphone.sdp"))
+        #expect(gs == 201 && audioLine(g711).hasSuffix(" RTP/AVP 0 100"), "\(audioLine(g711))")
+    }
+}
