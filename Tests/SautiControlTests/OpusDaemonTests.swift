@@ -241,3 +241,84 @@ struct OpusOfferTests {
         #expect(gs == 201 && audioLine(g711).hasSuffix(" RTP/AVP 0 100"), "\(audioLine(g711))")
     }
 }
+
+/// A room through sautid with Opus and G.711 callers: it runs at 16 kHz, the Opus callers
+/// hear each other wideband, the G.711 caller hears them narrowband. Ports: RTP
+/// 45020-45039, callers 45060-45064.
+@Suite(
+    .serialized, .enabled(if: TestHTTPServer.python != nil && DaemonPaths.curl != nil, "python3 and curl are needed"))
+struct OpusConferenceTests {
+    struct Caller {
+        let callID: String
+        let process: BoundedProcess
+        let heard: String
+        let rate: Int
+
+        init(_ d: Daemon, port: UInt16, opus: Bool, tone: Double, dir: String) async throws {
+            let (status, body, text) = try await d.request(
+                "POST", "/v1/calls", token: Daemon.registrarToken,
+                json: [
+                    "direction": "inbound", "local_e164": "+254700000099", "remote_e164": "+254711000\(port % 1000)",
+                    "sdp": opus ? opusFirstOffer(port: port) : callerOffer(port: port),
+                ])
+            #expect(status == 201, "\(text)")
+            let created = try #require(body as? [String: Any])
+            callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
+            let answer = try #require(created["sdp"] as? String)
+            let legPort = try #require(audioPort(answer))
+            rate = opus ? 16_000 : 8000
+            let wav = dir + "/tone-\(port).wav"
+            var g = ToneGenerator(ToneSpec(frequenciesHz: [tone], levelDBFS: -14), sampleRate: rate)
+            var samples = [Int16](repeating: 0, count: rate * 8)
+            samples.withUnsafeMutableBufferPointer { g.fill($0) }
+            try WAVWriter(path: wav, sampleRate: rate).write(samples)
+            heard = dir + "/heard-\(port).wav"
+            process = try BoundedProcess(
+                DaemonPaths.sauti,
+                ["call", "127.0.0.1:\(legPort)", "--wav", wav, "--duration", "8", "--record", heard, "--local-port", String(port)]
+                    + (opus ? ["--codec", "opus"] : []), log: dir + "/caller-\(port).log")
+        }
+
+        func shares(_ frequencies: [Double], from: Double, to: Double) throws -> [Double] {
+            let (info, samples) = try WAVReader.read(path: heard)
+            #expect(info.sampleRate == rate)
+            let a = min(samples.count, Int(from * Double(rate)))
+            let b = min(samples.count, Int(to * Double(rate)))
+            return frequencies.map { toneShare(samples[a..<b], frequency: $0, rate: Double(rate)) }
+        }
+    }
+
+    @Test(
+        "two Opus callers and a PCMU caller in one room: it runs at 16 kHz; an Opus caller hears the other's 6 kHz (wideband through the mix) and the PCMU caller's 500 Hz; the PCMU caller hears the Opus caller's 700 Hz",
+        .timeLimit(.minutes(2)))
+    func mixed() async throws {
+        let dir = makeTemporaryDirectory(prefix: "sautid-opus-room")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try await TestHTTPServer(
+            script: DaemonPaths.app, arguments: [DaemonTests.secret, "120"], log: dir + "/app.log")
+        defer { app.stop() }
+        let d = try await Daemon(dataDirectory: dir + "/data", rtpPorts: "45020-45039")
+        defer { d.terminate() }
+        _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000099", path: "/conference?name=mixed&beep=0")
+        let a = try await Caller(d, port: 45_060, opus: true, tone: 700, dir: dir)
+        let b = try await Caller(d, port: 45_062, opus: false, tone: 500, dir: dir)
+        let c = try await Caller(d, port: 45_064, opus: true, tone: 6000, dir: dir)
+        var room: [String: Any] = [:]
+        for _ in 0..<40 {
+            room = try await d.request("GET", "/v1/conferences/mixed").body as? [String: Any] ?? [:]
+            if (room["participants"] as? [Any])?.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect((room["participants"] as? [Any])?.count == 3 && room["sample_rate"] as? Int == 16_000, "\(room)")
+        for caller in [a, b, c] { _ = await caller.process.wait(seconds: 12) }
+        for caller in [a, b, c] {
+            _ = try await d.request(
+                "POST", "/v1/calls/\(caller.callID)/signal", token: Daemon.registrarToken, json: ["signal": "hangup"])
+        }
+        let heardByA = try a.shares([500, 6000, 700], from: 3, to: 6)
+        let heardByB = try b.shares([700, 500], from: 3, to: 6)
+        print("opus room: A hears \(heardByA), B hears \(heardByB)")
+        #expect(heardByA[0] > 0.2 && heardByA[1] > 0.2 && heardByA[2] < 0.05, "A hears B's 500 Hz and C's 6 kHz, not itself")
+        #expect(heardByB[0] > 0.3 && heardByB[1] < 0.05, "B hears A's 700 Hz, not itself")
+    }
+}
