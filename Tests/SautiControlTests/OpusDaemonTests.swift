@@ -72,25 +72,14 @@ struct OpusDaemonTests {
         _ = try await DaemonTests.routedNumber(d, app: app, e164: "+254700000077", path: "/wideband?format=\(format)")
 
         let callerPort: UInt16 = format == "wav" ? 61_950 : 61_952
-        let (status, body, text) = try await d.request(
-            "POST", "/v1/calls", token: DaemonTests.secret,
-            json: [
-                "direction": "inbound", "local_e164": "+254700000077", "remote_e164": "+254711222333",
-                "sdp": opusFirstOffer(port: callerPort),
-            ])
-        #expect(status == 201, "\(text)")
-        let created = try #require(body as? [String: Any])
-        let callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
-        let answer = try #require(created["sdp"] as? String)
+        let (callID, answer) = try await d.inbound(
+            to: "+254700000077", sdp: opusFirstOffer(port: callerPort), token: DaemonTests.secret)
         #expect(answer.contains("m=audio ") && answer.contains(" RTP/AVP 111") && answer.contains("a=rtpmap:111 opus/48000/2"), "\(answer)")
         let legPort = try #require(audioPort(answer))
 
         // The caller says 700 Hz and 6 kHz at 16 kHz (Opus wideband carries up to 8 kHz).
         let wav = dir + "/caller.wav"
-        var g = ToneGenerator(ToneSpec(frequenciesHz: [700, 6000], levelDBFS: -14), sampleRate: 16_000)
-        var samples = [Int16](repeating: 0, count: 16_000 * 12)
-        samples.withUnsafeMutableBufferPointer { g.fill($0) }
-        try WAVWriter(path: wav, sampleRate: 16_000).write(samples)
+        try writeToneWAV(wav, frequencies: [700, 6000], seconds: 12, rate: 16_000)
         let heard = dir + "/heard.wav"
         let caller = try BoundedProcess(
             DaemonPaths.sauti,
@@ -99,22 +88,15 @@ struct OpusDaemonTests {
                 "--local-port", String(callerPort),
             ], log: dir + "/caller.log")
         // While it talks, the call's live state names the codec and the leg's rate.
-        var rtp: [String: Any] = [:]
-        for _ in 0..<30 {
-            let live = (try await d.request("GET", "/v1/calls/\(callID)").body as? [String: Any])?["live"] as? [String: Any]
-            rtp = live?["rtp"] as? [String: Any] ?? [:]
-            if (rtp["packets_received"] as? Int ?? 0) > 0 { break }
-            try await Task.sleep(for: .milliseconds(100))
+        func rtp(_ call: [String: Any]) -> [String: Any] {
+            (call["live"] as? [String: Any])?["rtp"] as? [String: Any] ?? [:]
         }
+        let talking = try await d.call(callID, seconds: 3) { (rtp($0)["packets_received"] as? Int ?? 0) > 0 }
+        let rtp = rtp(talking)
         #expect(rtp["codec"] as? String == "opus" && rtp["sample_rate"] as? Int == 16_000, "\(rtp)")
         _ = await caller.wait(seconds: 16)
 
-        var call: [String: Any] = [:]
-        for _ in 0..<50 {
-            call = try await d.request("GET", "/v1/calls/\(callID)").body as? [String: Any] ?? [:]
-            if call["status"] as? String == "completed" { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let call = try await d.call(callID) { $0["status"] as? String == "completed" }
         let timeline = try await d.request("GET", "/v1/calls/\(callID)/events").text
         #expect(call["status"] as? String == "completed", "\(call)\n\(timeline)")
 
@@ -127,25 +109,11 @@ struct OpusDaemonTests {
         #expect(high > 0.01, "share of the heard speech's energy above 4 kHz: \(high)")
 
         // The recording: 16 kHz, holding both of the caller's tones.
-        var recordingID: String?
-        for _ in 0..<50 {
-            let events = try await d.request("GET", "/v1/calls/\(callID)/events").body as? [String: Any]
-            let entries = events?["data"] as? [[String: Any]] ?? []
-            let finished = entries.first { ($0["name"] as? String) == "recording.finished" }
-            recordingID = (finished?["detail"] as? [String: Any])?["id"] as? String
-            if recordingID != nil { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        let id = try #require(recordingID)
-        var url: String?
-        for _ in 0..<50 {
-            let (rs, rb, _) = try await d.request("GET", "/v1/recordings/\(id)")
-            if rs == 200 { url = (rb as? [String: Any])?["url"] as? String; break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        let (_, recordingBody, _) = try await d.request("GET", "/v1/recordings/\(id)")
+        let id = try #require(try await d.finishedRecordingID(callID))
+        let recording = try #require(try await d.readyRecording(id))
+        let url = recording["url"] as? String
         let mediaType = format == "wav" ? "audio/wav" : "audio/ogg"
-        #expect((recordingBody as? [String: Any])?["format"] as? String == mediaType)
+        #expect(recording["format"] as? String == mediaType)
         let fetchedPath = dir + "/rec.\(format)"
         let (served, fetched) = try await runTool(
             try #require(DaemonPaths.curl), ["-s", "-f", "-o", fetchedPath, "-w", "%{content_type}", try #require(url)])
@@ -255,23 +223,14 @@ struct OpusConferenceTests {
         let rate: Int
 
         init(_ d: Daemon, port: UInt16, opus: Bool, tone: Double, dir: String) async throws {
-            let (status, body, text) = try await d.request(
-                "POST", "/v1/calls", token: Daemon.registrarToken,
-                json: [
-                    "direction": "inbound", "local_e164": "+254700000099", "remote_e164": "+254711000\(port % 1000)",
-                    "sdp": opus ? opusFirstOffer(port: port) : callerOffer(port: port),
-                ])
-            #expect(status == 201, "\(text)")
-            let created = try #require(body as? [String: Any])
-            callID = try #require((created["call"] as? [String: Any])?["id"] as? String)
-            let answer = try #require(created["sdp"] as? String)
+            let (id, answer) = try await d.inbound(
+                to: "+254700000099", from: "+254711000\(port % 1000)",
+                sdp: opus ? opusFirstOffer(port: port) : callerOffer(port: port))
+            callID = id
             let legPort = try #require(audioPort(answer))
             rate = opus ? 16_000 : 8000
             let wav = dir + "/tone-\(port).wav"
-            var g = ToneGenerator(ToneSpec(frequenciesHz: [tone], levelDBFS: -14), sampleRate: rate)
-            var samples = [Int16](repeating: 0, count: rate * 8)
-            samples.withUnsafeMutableBufferPointer { g.fill($0) }
-            try WAVWriter(path: wav, sampleRate: rate).write(samples)
+            try writeToneWAV(wav, frequencies: [tone], seconds: 8, rate: rate)
             heard = dir + "/heard-\(port).wav"
             process = try BoundedProcess(
                 DaemonPaths.sauti,
