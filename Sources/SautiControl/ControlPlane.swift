@@ -47,6 +47,8 @@ public struct ControlConfiguration: Sendable {
     /// How Opus legs run: PCM rate, bitrate, complexity (SDP then narrows what the far end
     /// asks for: bitrate cap, FEC, DTX, ptime, band).
     public var opus = OpusLegSettings()
+    /// libspeexdsp's resampling quality, 0 ... 10 (`MediaEngineConfiguration.resamplerQuality`).
+    public var resamplerQuality = Resampler.defaultQuality
 
     public init() {}
 
@@ -146,6 +148,7 @@ public final class ControlPlane: Sendable {
             ? [try Self.secret(named: "customer.token", in: configuration.dataDirectory)] : configuration.customerTokens
         var m = MediaEngineConfiguration(workers: configuration.mediaWorkers)
         m.address = IPAddress(configuration.mediaAddress) ?? .v4(0x7F00_0001)
+        m.resamplerQuality = configuration.resamplerQuality
         m.firstPort = configuration.rtpFirstPort
         m.lastPort = configuration.rtpLastPort
         m.playURL.cacheDirectory = configuration.dataDirectory + "/play-cache"

@@ -38,6 +38,8 @@ public enum DaemonOptions {
                                      maxaveragebitrate caps it)
           --opus-rate HZ             Opus legs' PCM rate: 8000, 12000, 16000, 24000 or 48000
                                      (16000)
+          --resampler-quality N      libspeexdsp quality where rates differ (bridges, rooms,
+                                     files, speech), 0 (fastest) to 10 (best) (5)
           --config FILE              a file of key = value lines with the names above (without --)
           --openapi                  print the OpenAPI document and exit
           -h, --help                 this text
@@ -46,7 +48,7 @@ public enum DaemonOptions {
         SAUTID_RTP_PORTS, SAUTID_WORKERS, SAUTID_REGISTRAR_TOKEN, SAUTID_CUSTOMER_TOKENS (comma
         list), SAUTID_SIGNALLING_WEBHOOK, SAUTID_CALLBACK_TIMEOUT, SAUTID_RETENTION_DAYS,
         SAUTID_CONFERENCE_TALKERS, SAUTID_CODECS, SAUTID_OPUS_COMPLEXITY, SAUTID_OPUS_BITRATE,
-        SAUTID_OPUS_RATE, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
+        SAUTID_OPUS_RATE, SAUTID_RESAMPLER_QUALITY, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
         """
 
     /// The settings from `arguments` (without the program name), `environment` and the
@@ -168,6 +170,11 @@ public enum DaemonOptions {
                     throw OptionError(description: "--opus-rate \(value): 8000, 12000, 16000, 24000 or 48000")
                 }
                 c.opus.sampleRate = n
+            case "resampler-quality":
+                guard let n = Int(value), (0...10).contains(n) else {
+                    throw OptionError(description: "--resampler-quality \(value): 0 to 10")
+                }
+                c.resamplerQuality = n
             default: break
             }
         }
@@ -183,6 +190,6 @@ public enum DaemonOptions {
     static let known: Set<String> = [
         "data-dir", "host", "port", "media-address", "rtp-ports", "workers", "registrar-token", "customer-token",
         "signalling-webhook", "callback-timeout", "retention-days", "conference-talkers", "config",
-        "codecs", "opus-complexity", "opus-bitrate", "opus-rate",
+        "codecs", "opus-complexity", "opus-bitrate", "opus-rate", "resampler-quality",
     ]
 }

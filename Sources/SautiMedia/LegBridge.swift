@@ -63,7 +63,7 @@ final class BridgeDirection: FrameSink, FrameSource, @unchecked Sendable {
     /// Frames the receiving side padded with silence.
     let underruns = Atomic<Int>(0)
     private let ring = SampleRing(minimumCapacity: Leg.maxFrameSamples * 8)
-    private let quality: Int
+    let quality: Int
     // Producer side.
     private var resampler: Resampler?
     private let resampled: UnsafeMutableBufferPointer<Int16>

@@ -210,7 +210,7 @@ public enum LegJoin: Sendable {
         await b.move(toWorkerOf: a)
         a.stopPlayback()
         b.stopPlayback()
-        return .transcoded(LegBridge(a, b))
+        return .transcoded(LegBridge(a, b, resamplerQuality: a.resamplerQuality))
     }
 
     /// Whether the packets are relayed undecoded.

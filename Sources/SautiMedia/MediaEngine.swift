@@ -26,6 +26,11 @@ public struct MediaEngineConfiguration: Sendable {
     public var workerNice: Int32? = -10
     /// Playing http(s) URLs: the download cache, limits, timeouts and the deny list.
     public var playURL = PlayURLConfiguration()
+    /// libspeexdsp's resampling quality wherever rates differ — bridges, rooms, files and
+    /// speech played to a leg: 0 (fastest) ... 10 (best); 5 by default (about 4 µs per 20 ms
+    /// frame between 8 and 16 kHz; `sauti-bench opus` prints the table). Values outside are
+    /// taken as the nearest end.
+    public var resamplerQuality = Resampler.defaultQuality
 
     /// Defaults: a worker per core, loopback, ports 20000–29999.
     public init(workers: Int? = nil) {
@@ -69,6 +74,8 @@ public final class MediaEngine: Sendable {
     public let speechCache: SpeechCache
     /// Downloads and caches the audio of play URLs.
     let fetcher: PlayFetcher
+    /// `MediaEngineConfiguration.resamplerQuality`, within 0 ... 10.
+    public let resamplerQuality: Int
     private let next = Atomic<Int>(0)
     private let legIDs = Atomic<UInt64>(0)
     private let running = Atomic<Bool>(true)
@@ -103,7 +110,8 @@ public final class MediaEngine: Sendable {
         // 50 ms passes: players refill rings of a second, recorders drain rings of two.
         io = MediaIOThread(name: "sauti-media-io", intervalMilliseconds: 50)
         speechThread = MediaIOThread(name: "sauti-speech")
-        speechCache = SpeechCache()
+        resamplerQuality = min(max(configuration.resamplerQuality, 0), 10)
+        speechCache = SpeechCache(resamplerQuality: resamplerQuality)
         for w in workers { w.start() }
     }
 
@@ -127,7 +135,7 @@ public final class MediaEngine: Sendable {
         worker.submit(leg) { $0.add(leg) }
         return MediaLeg(
             leg: leg, io: io, events: stream, statistics: shared,
-            speech: (thread: speechThread, cache: speechCache), fetcher: fetcher)
+            speech: (thread: speechThread, cache: speechCache), fetcher: fetcher, resamplerQuality: resamplerQuality)
     }
 
     /// The play cache's counters (hits, misses, revalidations, evictions, size).
@@ -160,6 +168,8 @@ public final class MediaLeg: Sendable {
     let speech: (thread: MediaIOThread, cache: SpeechCache)
     /// The engine's downloader for play URLs.
     let fetcher: PlayFetcher
+    /// The engine's resampling quality (files, bridges).
+    let resamplerQuality: Int
     private let shared: SharedStatistics
     private let closed = Atomic<Bool>(false)
     /// The leg's events, in order; finishes after `.closed`.
@@ -167,9 +177,10 @@ public final class MediaLeg: Sendable {
 
     init(
         leg: Leg, io: MediaIOThread, events: AsyncStream<LegEvent>, statistics: SharedStatistics,
-        speech: (thread: MediaIOThread, cache: SpeechCache), fetcher: PlayFetcher
+        speech: (thread: MediaIOThread, cache: SpeechCache), fetcher: PlayFetcher, resamplerQuality: Int
     ) {
         self.fetcher = fetcher
+        self.resamplerQuality = resamplerQuality
         self.leg = leg
         self.io = io
         self.speech = speech

@@ -102,10 +102,12 @@ extension MediaLeg {
         let playback = Playback(path: url, loopCount: loop < 0 ? 1 : loop)
         let io = self.io
         let fetcher = self.fetcher
+        let quality = resamplerQuality
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
             let link = PlaybackLink(
-                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events)
+                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events,
+                resamplerQuality: quality)
             leg.sourceObject = PlaybackSource(link: link)
             let player = URLPlayer(url: url, link: link, fetcher: fetcher, io: io)
             // Off the worker: starting a thread is not for a media tick.

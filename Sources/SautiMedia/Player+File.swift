@@ -142,7 +142,7 @@ final class FilePlayer: @unchecked Sendable {
         do {
             feeder = try PlaybackFeeder(
                 ring: link.ring, inputRate: d.format.sampleRate, outputRate: link.sampleRate,
-                maximumChunk: Self.chunkFrames)
+                maximumChunk: Self.chunkFrames, quality: link.resamplerQuality)
         } catch {
             link.fail(
                 .unsupportedFormat, "cannot resample \(d.format.sampleRate) Hz to \(link.sampleRate) Hz: \(error)")

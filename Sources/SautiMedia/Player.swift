@@ -118,6 +118,8 @@ final class PlaybackLink: Sendable {
     let playback: Playback
     /// The leg's rate, in Hz: what the producer resamples to.
     let sampleRate: Int
+    /// libspeexdsp's quality for that (`MediaEngineConfiguration.resamplerQuality`).
+    let resamplerQuality: Int
     /// The leg's events.
     let events: AsyncStream<LegEvent>.Continuation
     /// Output samples one loop of the file makes at `sampleRate`, once the first loop is
@@ -129,10 +131,13 @@ final class PlaybackLink: Sendable {
     private let cancelled = Atomic<Bool>(false)
 
     /// A link with a ring of about `ringMilliseconds` at `sampleRate`.
-    init(playback: Playback, sampleRate: Int, events: AsyncStream<LegEvent>.Continuation, ringMilliseconds: Int = 1000)
-    {
+    init(
+        playback: Playback, sampleRate: Int, events: AsyncStream<LegEvent>.Continuation, ringMilliseconds: Int = 1000,
+        resamplerQuality: Int = Resampler.defaultQuality
+    ) {
         self.playback = playback
         self.sampleRate = sampleRate
+        self.resamplerQuality = resamplerQuality
         self.events = events
         ring = SampleRing(minimumCapacity: max(1, sampleRate * ringMilliseconds / 1000))
     }
@@ -177,10 +182,12 @@ extension MediaLeg {
     public func play(file path: String, loop: Int = 1) -> Playback {
         let playback = Playback(path: path, loopCount: loop < 0 ? 1 : loop)
         let io = self.io
+        let quality = resamplerQuality
         onWorker { leg in
             if let current = leg.sourceObject as? PlaybackSource { current.stop() }
             let link = PlaybackLink(
-                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events)
+                playback: playback, sampleRate: leg.configuration.sampleRate, events: leg.events,
+                resamplerQuality: quality)
             leg.sourceObject = PlaybackSource(link: link)
             let player = FilePlayer(path: path, link: link)
             io.every { player.step() }

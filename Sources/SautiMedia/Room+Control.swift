@@ -139,7 +139,7 @@ extension MediaEngine {
         let (stream, continuation) = AsyncStream<RoomEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let room = Room(
             capacity: max(1, capacity), sampleRate: Room.rates.contains(sampleRate) ? sampleRate : 8000,
-            talkers: max(1, talkers), started: started, events: continuation)
+            talkers: max(1, talkers), started: started, events: continuation, resamplerQuality: resamplerQuality)
         worker.submit { $0.add(room) }
         return ConferenceRoom(room: room, worker: worker, io: io, events: stream)
     }

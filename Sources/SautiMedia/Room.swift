@@ -82,8 +82,8 @@ final class FrameRateAdapter {
     private let output: UnsafeMutableBufferPointer<Int16>
     private let frame: Int
 
-    init?(from: Int, to: Int) {
-        guard from != to, let r = try? Resampler(inputRate: from, outputRate: to, quality: Resampler.defaultQuality) else {
+    init?(from: Int, to: Int, quality: Int) {
+        guard from != to, let r = try? Resampler(inputRate: from, outputRate: to, quality: quality) else {
             return nil
         }
         self.from = from
@@ -162,7 +162,14 @@ final class Room: @unchecked Sendable {
     /// The shared mix as Opus, once per tick per rate and settings, each with its encoder.
     private var sharedOpus: [SharedOpus] = []
 
-    init(capacity: Int, sampleRate: Int, talkers: Int, started: Bool, events: AsyncStream<RoomEvent>.Continuation) {
+    /// libspeexdsp's quality for participants at other rates and the recording.
+    let resamplerQuality: Int
+
+    init(
+        capacity: Int, sampleRate: Int, talkers: Int, started: Bool, events: AsyncStream<RoomEvent>.Continuation,
+        resamplerQuality: Int = Resampler.defaultQuality
+    ) {
+        self.resamplerQuality = resamplerQuality
         self.capacity = capacity
         self.talkers = talkers
         self.sampleRate = sampleRate
@@ -236,7 +243,7 @@ final class Room: @unchecked Sendable {
             mixer.setMuted(p.slot, p.muted || p.waiting)
             attach(p)
         }
-        if recorder != nil { recordingAdapter = FrameRateAdapter(from: rate, to: recordingRate) }
+        if recorder != nil { recordingAdapter = FrameRateAdapter(from: rate, to: recordingRate, quality: resamplerQuality) }
         events.yield(.rateChanged(rate))
     }
 
@@ -363,7 +370,7 @@ final class Room: @unchecked Sendable {
             return sharedAtRate[i].frame
         }
         // A listening rate first heard: its resampler (a control-rate event, not per tick).
-        guard let a = FrameRateAdapter(from: sampleRate, to: rate) else { return mixer.sharedOutput }
+        guard let a = FrameRateAdapter(from: sampleRate, to: rate, quality: resamplerQuality) else { return mixer.sharedOutput }
         let frame = a.convert(mixer.sharedOutput)
         sharedAtRate.append((rate, a, tick, frame))
         return frame
@@ -466,7 +473,7 @@ final class RoomInput: FrameSink {
     init(room: Room, participant: RoomParticipant) {
         self.room = room
         self.participant = participant
-        adapter = FrameRateAdapter(from: participant.legRate, to: room.sampleRate)
+        adapter = FrameRateAdapter(from: participant.legRate, to: room.sampleRate, quality: room.resamplerQuality)
     }
 
     func write(_ frame: UnsafeBufferPointer<Int16>) {
@@ -501,7 +508,7 @@ final class RoomOutput: FrameSource {
     init(room: Room, participant: RoomParticipant) {
         self.room = room
         self.participant = participant
-        adapter = FrameRateAdapter(from: room.sampleRate, to: participant.legRate)
+        adapter = FrameRateAdapter(from: room.sampleRate, to: participant.legRate, quality: room.resamplerQuality)
     }
 
     func read(into frame: UnsafeMutableBufferPointer<Int16>) -> Bool {

@@ -23,8 +23,12 @@ public final class SpeechCache: Sendable {
     public let budgetBytes: Int
 
     /// A cache of at most `budgetBytes` of audio (default 64 MiB, about 25 minutes at 22 kHz).
-    public init(budgetBytes: Int = 64 << 20) {
+    /// libspeexdsp's quality for resampling espeak-ng's 22,050 Hz to a leg's rate.
+    public let resamplerQuality: Int
+
+    public init(budgetBytes: Int = 64 << 20, resamplerQuality: Int = Resampler.defaultQuality) {
         self.budgetBytes = budgetBytes
+        self.resamplerQuality = resamplerQuality
     }
 
     static func key(text: String, voice: String, wordsPerMinute: Int) -> String { "\(voice)|\(wordsPerMinute)|\(text)" }
@@ -95,7 +99,7 @@ public final class SpeechCache: Sendable {
         let samples = try speech(text, language: language, wordsPerMinute: wordsPerMinute, synthesizer: synthesizer)
         let resampled: [Int16]
         do {
-            resampled = try Resampler.resample(samples, from: native, to: sampleRate)
+            resampled = try Resampler.resample(samples, from: native, to: sampleRate, quality: resamplerQuality)
         } catch {
             throw .synthesisFailed("cannot resample \(native) Hz to \(sampleRate) Hz: \(error)")
         }
