@@ -86,7 +86,7 @@ struct Daemon {
         } else if let raw {
             args += ["--data-binary", raw]
         }
-        let (out, _) = try await runTool(try #require(DaemonPaths.curl), args)
+        let out = try await runTool(try #require(DaemonPaths.curl), args).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.last ?? "") ?? 0
         let text = lines.dropLast().joined(separator: "\n")
@@ -96,15 +96,6 @@ struct Daemon {
 
     func terminate() { kill(process.process.processIdentifier, SIGTERM) }
     func killNine() { kill(process.process.processIdentifier, SIGKILL) }
-}
-
-/// Runs a tool to completion (bounded); its stdout and status.
-func runTool(_ path: String, _ args: [String], seconds: Double = 30) async throws -> (String, Int32) {
-    let dir = makeTemporaryDirectory(prefix: "sauti-tool")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    let p = try BoundedProcess(path, args, log: dir + "/out")
-    let (status, _) = await p.wait(seconds: seconds)
-    return (p.log, status)
 }
 
 /// An SDP offer as a phone at 127.0.0.1:`port` sends it (PCMU and RFC 4733).
@@ -248,18 +239,19 @@ struct DaemonTests {
         #expect(rs == 200, "\(rt)")
         let url = try #require((rb as? [String: Any])?["url"] as? String)
         let out = dir + "/rec.wav"
-        let (_, fetched) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url])
+        let fetched = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url]).status
         #expect(fetched == 0)
         let (info, audio) = try WAVReader.read(path: out)
         #expect(info.sampleRate == 8000 && audio.count > 8000, "a playable WAV of over a second")
-        let (head, _) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-r", "0-3", "-w", " %{http_code}", url])
-        #expect(head == "RIFF 206", "a range of the file: \(head)")
+        let head = try await runTool(try #require(DaemonPaths.curl), ["-s", "-r", "0-3", "-w", " %{http_code}", url])
+        #expect(head.output == "RIFF 206", "a range of the file: \(head.output)")
         let tampered = url.replacingOccurrences(of: "signature=", with: "signature=0")
-        let (t, _) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", tampered])
-        #expect(t == "403")
-        let (noToken, _) = try await runTool(
+        let t = try await runTool(
+            try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", tampered])
+        #expect(t.output == "403")
+        let noToken = try await runTool(
             try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", d.base + "/v1/recordings/\(recordingID)"])
-        #expect(noToken == "401")
+        #expect(noToken.output == "401")
     }
 
     @Test(
@@ -287,10 +279,11 @@ struct DaemonTests {
             ],
         ]
         for args in runs {
-            let (out, status) = try await runTool(python, args, seconds: 150)
+            let run = try await runTool(python, args, seconds: 150)
+            let out = run.output
             let summary = out.split(separator: "\n").filter { $0.contains("generated") || $0.contains("ST") }
             print("schemathesis: \(summary.joined(separator: " | "))")
-            #expect(status == 0, "schemathesis found problems:\n\(out.suffix(4000))")
+            #expect(run.status == 0, "schemathesis found problems:\n\(out.suffix(4000))")
         }
     }
 

@@ -562,7 +562,7 @@ struct DialTests {
         }
         let url = try #require(path, "the recording becomes ready")
         let out = s.dir + "/bridge.wav"
-        let (_, fetched) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url])
+        let fetched = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url]).status
         #expect(fetched == 0)
         let (info, samples) = try WAVReader.read(path: out)
         #expect(info.channels == 2 && info.frames > 8000 * 2, "\(info)")

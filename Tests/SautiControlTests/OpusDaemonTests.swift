@@ -138,8 +138,8 @@ struct OpusDaemonTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         let out = dir + "/rec.wav"
-        let (_, fetched) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, try #require(url)])
-        #expect(fetched == 0)
+        let fetched = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, try #require(url)])
+        #expect(fetched.status == 0)
         let (info, recorded) = try WAVReader.read(path: out)
         #expect(info.sampleRate == 16_000 && recorded.count > 16_000 * 2, "\(info), \(recorded.count) samples")
         let middle = recorded[(recorded.count / 4)..<(recorded.count * 3 / 4)]

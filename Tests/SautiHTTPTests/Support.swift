@@ -184,17 +184,6 @@ final class RawClient: @unchecked Sendable {
     }
 }
 
-/// Runs a real client (curl, python3) with a deadline; its output (stdout and stderr).
-func runTool(_ executable: String, _ arguments: [String], seconds: Double = 30) async throws -> (
-    status: Int32, output: String
-) {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-http-\(UUID().uuidString).log").path
-    defer { try? FileManager.default.removeItem(atPath: log) }
-    let p = try BoundedProcess(executable, arguments, log: log)
-    let (status, killed) = await p.wait(seconds: seconds)
-    return (killed ? -1 : status, p.log)
-}
-
 let curl = "/usr/bin/curl"
 var python: String { TestHTTPServer.python ?? "/usr/bin/python3" }
 
