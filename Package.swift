@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter", "SautiTestSupport"], exclude: ["play_url_server.py"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay", "SautiTestSupport"]),
-        .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
+        .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice", "SautiTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],
             exclude: ["ivr_app.py"]),
