@@ -140,8 +140,8 @@ struct DaemonTests {
     }
 
     /// The app's requests: path, signature verdict, body.
-    static func appRequests(_ app: TestHTTPServer) throws -> [(path: String, ok: Bool, body: [String: Any])] {
-        let text = try String(contentsOf: URL(string: app.url("/log"))!, encoding: .utf8)
+    static func appRequests(_ app: TestHTTPServer) async throws -> [(path: String, ok: Bool, body: [String: Any])] {
+        let text = try await fetchText(app.url("/log"))
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             let body = (try? JSONSerialization.jsonObject(with: Data((o["body"] as? String ?? "").utf8))) as? [String: Any]
@@ -215,7 +215,7 @@ struct DaemonTests {
         let recordingID = try #require(detail?["id"] as? String)
 
         // The app's side: voice_url, the digits, the recording callback, and events_url — all signed.
-        let requests = try Self.appRequests(app)
+        let requests = try await Self.appRequests(app)
         let unverified = requests.filter { !$0.ok }.map(\.path)
         #expect(unverified.isEmpty, "every request verifies: \(unverified)")
         #expect(requests.filter { $0.path.hasPrefix("/voice") || $0.path == "/menu" || $0.path == "/recorded" }.map(\.path) == ["/voice", "/menu", "/recorded"])
@@ -223,14 +223,14 @@ struct DaemonTests {
         // still arrive in order.
         var lifecycle: [String] = []
         for _ in 0..<100 {
-            lifecycle = try Self.appRequests(app).filter { $0.path == "/flaky-events" }.compactMap { $0.body["event"] as? String }
+            lifecycle = try await Self.appRequests(app).filter { $0.path == "/flaky-events" }.compactMap { $0.body["event"] as? String }
             if lifecycle.count >= 15 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let expected = ["started", "ringing", "answered", "recording-ready", "completed"]
         #expect(lifecycle == expected.flatMap { [$0, $0, $0] }, "three tries each, in order: \(lifecycle)")
         // The registrar's webhook was asked to answer, then to hang up; signed with its token.
-        let signalling = try Self.appRequests(app).filter { $0.path == "/signalling" }
+        let signalling = try await Self.appRequests(app).filter { $0.path == "/signalling" }
         #expect(signalling.compactMap { $0.body["action"] as? String } == ["answer", "hangup"])
         #expect(signalling.allSatisfy { $0.ok && $0.body["pbx_call_id"] as? String == "HD_test_1" })
 
@@ -423,7 +423,7 @@ struct DaemonTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(call["status"] as? String == "completed" && call["direction"] as? String == "outbound", "\(call)")
-        let voice = try Self.appRequests(app).filter { $0.path == "/recorded" }
+        let voice = try await Self.appRequests(app).filter { $0.path == "/recorded" }
         #expect(voice.count == 1 && voice.first?.body["status"] as? String == "in-progress" && voice.first?.ok == true)
         let (late, lb, _) = try await d.request(
             "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "answered"])
@@ -478,7 +478,7 @@ struct DaemonTests {
         let finished: [String: Any]? = entries.first { ($0["name"] as? String) == "recording.finished" }
         let detail = finished?["detail"] as? [String: Any]
         #expect(detail?["reason"] as? String == "hangup" && detail?["status"] as? String == "completed", "\(entries)")
-        let lifecycle = try Self.appRequests(app).filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
+        let lifecycle = try await Self.appRequests(app).filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
         #expect(lifecycle.filter { $0 == "completed" }.count == 1 && lifecycle.last == "completed", "\(lifecycle)")
     }
 
