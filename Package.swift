@@ -97,12 +97,13 @@ let package = Package(
         .testTarget(name: "SautiAudioTests", dependencies: ["SautiAudio", "SautiTestSupport"]),
         // Counts heap allocations on opted-in threads (wraps malloc): tests only.
         .target(name: "CSautiAllocCounter", path: "Tests/CSautiAllocCounter"),
-        // Child processes with deadlines and the Python test HTTP servers: tests only.
+        // Child processes with deadlines, tools run to completion and blocking work awaited
+        // off the cooperative pool, and the Python test HTTP servers: tests only.
         .target(name: "SautiTestSupport", path: "Tests/SautiTestSupport"),
         .testTarget(
             name: "SautiMediaTests", dependencies: ["SautiMedia", "CSautiAllocCounter", "SautiTestSupport"], exclude: ["play_url_server.py"]),
         .testTarget(name: "SautiReplayTests", dependencies: ["SautiReplay", "SautiTestSupport"]),
-        .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice"], exclude: ["Fixtures"]),
+        .testTarget(name: "SautiVoiceTests", dependencies: ["SautiVoice", "SautiTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SautiFlowTests", dependencies: ["SautiFlow", "SautiVoice", "SautiMedia", "SautiTestSupport"],
             exclude: ["ivr_app.py"]),

@@ -1,4 +1,5 @@
 import Foundation
+import SautiTestSupport
 
 /// Runs sox's tools (`sox`, `soxi`) as subprocesses: the real peer the WAV tests check against.
 /// They must be installed (`apt-get install sox`).
@@ -9,28 +10,14 @@ enum Sox {
 
     /// Runs `tool arguments…` and returns its standard output without the trailing newline.
     /// Throws with its standard error when it cannot start or exits non-zero.
-    static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Small outputs only (soxi answers, sox warnings): reading one pipe after the other
-        // cannot deadlock on a full pipe.
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: stderr, as: UTF8.self)
+    static func run(_ tool: String, _ arguments: [String]) async throws -> String {
+        let run = try await runTool("/usr/bin/env", [tool] + arguments, errors: .separate)
+        guard run.status == 0 else {
             throw Failure(
                 description: "\(tool) \(arguments.joined(separator: " ")) exited "
-                    + "\(process.terminationStatus) (is sox installed?): \(message)")
+                    + "\(run.status) (is sox installed?): \(run.errors)")
         }
-        return String(decoding: stdout, as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// What `soxi` reports about a file.
@@ -48,14 +35,14 @@ enum Sox {
         }
     }
 
-    static func info(_ path: String) throws -> Info {
+    static func info(_ path: String) async throws -> Info {
         Info(
-            sampleRate: try run("soxi", ["-r", path]),
-            channels: try run("soxi", ["-c", path]),
-            encoding: try run("soxi", ["-e", path]),
-            bitsPerSample: try run("soxi", ["-b", path]),
-            frames: try run("soxi", ["-s", path]),
-            durationSeconds: try run("soxi", ["-D", path]))
+            sampleRate: try await run("soxi", ["-r", path]),
+            channels: try await run("soxi", ["-c", path]),
+            encoding: try await run("soxi", ["-e", path]),
+            bitsPerSample: try await run("soxi", ["-b", path]),
+            frames: try await run("soxi", ["-s", path]),
+            durationSeconds: try await run("soxi", ["-D", path]))
     }
 }
 

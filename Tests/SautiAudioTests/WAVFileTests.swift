@@ -62,7 +62,7 @@ struct WAVFileTests {
     ]
 
     @Test("every Int16 written reads back through WAVReader, soxi and sox", arguments: cases)
-    func roundTrip(wavCase: WAVCase) throws {
+    func roundTrip(wavCase: WAVCase) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("every-sample.wav")
@@ -81,7 +81,7 @@ struct WAVFileTests {
         #expect(info.frames == frames)
         #expect(difference(samples, expected) == nil, "WAVReader")
 
-        let soxInfo = try Sox.info(path)
+        let soxInfo = try await Sox.info(path)
         let expectedInfo = Sox.Info(
             sampleRate: "\(wavCase.sampleRate)", channels: "\(wavCase.channels)",
             encoding: wavCase.soxEncoding.name, bitsPerSample: wavCase.soxEncoding.bits,
@@ -91,7 +91,7 @@ struct WAVFileTests {
 
         // sox's own decode of the bytes on disk, independent of libsndfile's reader.
         let raw = directory.path("decoded.raw")
-        _ = try Sox.run("sox", ["-D", path, "-t", "raw", "-e", "signed", "-b", "16", raw])
+        _ = try await Sox.run("sox", ["-D", path, "-t", "raw", "-e", "signed", "-b", "16", raw])
         let decoded = try Data(contentsOf: URL(fileURLWithPath: raw)).withUnsafeBytes { bytes in
             (0..<bytes.count / 2).map {
                 Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))
@@ -105,7 +105,7 @@ struct WAVFileTests {
         arguments: [
             WAVEncoding.pcm16, .ulaw,
         ])
-    func headerValidBeforeClose(encoding: WAVEncoding) throws {
+    func headerValidBeforeClose(encoding: WAVEncoding) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("recording.wav")
@@ -113,10 +113,10 @@ struct WAVFileTests {
         let tick = [Int16](repeating: 1000, count: 160)
         for _ in 0..<5 { try writer.write(tick) }
         // As a player or a crash would find it: nothing closed or flushed by us.
-        #expect(try Sox.run("soxi", ["-s", path]) == "800")
+        #expect(try await Sox.run("soxi", ["-s", path]) == "800")
         #expect(try WAVReader.read(path: path).info.frames == 800)
         for _ in 0..<5 { try writer.write(tick) }
-        #expect(try Sox.run("soxi", ["-s", path]) == "1600")
+        #expect(try await Sox.run("soxi", ["-s", path]) == "1600")
         try writer.close()
         #expect(try WAVReader.read(path: path).info.frames == 1600)
     }

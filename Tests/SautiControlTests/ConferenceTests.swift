@@ -163,7 +163,7 @@ struct ConferenceTests {
         // The customer's events_url heard A's room events too, in order.
         var delivered: [String] = []
         for _ in 0..<50 {
-            delivered = try DaemonTests.appRequests(app).filter { $0.path == "/events" && $0.body["call_id"] as? String == a.callID }
+            delivered = try await DaemonTests.appRequests(app).filter { $0.path == "/events" && $0.body["call_id"] as? String == a.callID }
                 .compactMap { $0.body["event"] as? String }.filter { $0.hasPrefix("conference.") }
             if delivered.contains("conference.left") { break }
             try await Task.sleep(for: .milliseconds(100))

@@ -86,7 +86,7 @@ struct Daemon {
         } else if let raw {
             args += ["--data-binary", raw]
         }
-        let (out, _) = try await runTool(try #require(DaemonPaths.curl), args)
+        let out = try await runTool(try #require(DaemonPaths.curl), args).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.last ?? "") ?? 0
         let text = lines.dropLast().joined(separator: "\n")
@@ -96,15 +96,6 @@ struct Daemon {
 
     func terminate() { kill(process.process.processIdentifier, SIGTERM) }
     func killNine() { kill(process.process.processIdentifier, SIGKILL) }
-}
-
-/// Runs a tool to completion (bounded); its stdout and status.
-func runTool(_ path: String, _ args: [String], seconds: Double = 30) async throws -> (String, Int32) {
-    let dir = makeTemporaryDirectory(prefix: "sauti-tool")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    let p = try BoundedProcess(path, args, log: dir + "/out")
-    let (status, _) = await p.wait(seconds: seconds)
-    return (p.log, status)
 }
 
 /// An SDP offer as a phone at 127.0.0.1:`port` sends it (PCMU and RFC 4733).
@@ -149,8 +140,8 @@ struct DaemonTests {
     }
 
     /// The app's requests: path, signature verdict, body.
-    static func appRequests(_ app: TestHTTPServer) throws -> [(path: String, ok: Bool, body: [String: Any])] {
-        let text = try String(contentsOf: URL(string: app.url("/log"))!, encoding: .utf8)
+    static func appRequests(_ app: TestHTTPServer) async throws -> [(path: String, ok: Bool, body: [String: Any])] {
+        let text = try await fetchText(app.url("/log"))
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             let body = (try? JSONSerialization.jsonObject(with: Data((o["body"] as? String ?? "").utf8))) as? [String: Any]
@@ -224,7 +215,7 @@ struct DaemonTests {
         let recordingID = try #require(detail?["id"] as? String)
 
         // The app's side: voice_url, the digits, the recording callback, and events_url — all signed.
-        let requests = try Self.appRequests(app)
+        let requests = try await Self.appRequests(app)
         let unverified = requests.filter { !$0.ok }.map(\.path)
         #expect(unverified.isEmpty, "every request verifies: \(unverified)")
         #expect(requests.filter { $0.path.hasPrefix("/voice") || $0.path == "/menu" || $0.path == "/recorded" }.map(\.path) == ["/voice", "/menu", "/recorded"])
@@ -232,14 +223,14 @@ struct DaemonTests {
         // still arrive in order.
         var lifecycle: [String] = []
         for _ in 0..<100 {
-            lifecycle = try Self.appRequests(app).filter { $0.path == "/flaky-events" }.compactMap { $0.body["event"] as? String }
+            lifecycle = try await Self.appRequests(app).filter { $0.path == "/flaky-events" }.compactMap { $0.body["event"] as? String }
             if lifecycle.count >= 15 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let expected = ["started", "ringing", "answered", "recording-ready", "completed"]
         #expect(lifecycle == expected.flatMap { [$0, $0, $0] }, "three tries each, in order: \(lifecycle)")
         // The registrar's webhook was asked to answer, then to hang up; signed with its token.
-        let signalling = try Self.appRequests(app).filter { $0.path == "/signalling" }
+        let signalling = try await Self.appRequests(app).filter { $0.path == "/signalling" }
         #expect(signalling.compactMap { $0.body["action"] as? String } == ["answer", "hangup"])
         #expect(signalling.allSatisfy { $0.ok && $0.body["pbx_call_id"] as? String == "HD_test_1" })
 
@@ -248,18 +239,19 @@ struct DaemonTests {
         #expect(rs == 200, "\(rt)")
         let url = try #require((rb as? [String: Any])?["url"] as? String)
         let out = dir + "/rec.wav"
-        let (_, fetched) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url])
+        let fetched = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url]).status
         #expect(fetched == 0)
         let (info, audio) = try WAVReader.read(path: out)
         #expect(info.sampleRate == 8000 && audio.count > 8000, "a playable WAV of over a second")
-        let (head, _) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-r", "0-3", "-w", " %{http_code}", url])
-        #expect(head == "RIFF 206", "a range of the file: \(head)")
+        let head = try await runTool(try #require(DaemonPaths.curl), ["-s", "-r", "0-3", "-w", " %{http_code}", url])
+        #expect(head.output == "RIFF 206", "a range of the file: \(head.output)")
         let tampered = url.replacingOccurrences(of: "signature=", with: "signature=0")
-        let (t, _) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", tampered])
-        #expect(t == "403")
-        let (noToken, _) = try await runTool(
+        let t = try await runTool(
+            try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", tampered])
+        #expect(t.output == "403")
+        let noToken = try await runTool(
             try #require(DaemonPaths.curl), ["-s", "-o", "/dev/null", "-w", "%{http_code}", d.base + "/v1/recordings/\(recordingID)"])
-        #expect(noToken == "401")
+        #expect(noToken.output == "401")
     }
 
     @Test(
@@ -287,10 +279,11 @@ struct DaemonTests {
             ],
         ]
         for args in runs {
-            let (out, status) = try await runTool(python, args, seconds: 150)
+            let run = try await runTool(python, args, seconds: 150)
+            let out = run.output
             let summary = out.split(separator: "\n").filter { $0.contains("generated") || $0.contains("ST") }
             print("schemathesis: \(summary.joined(separator: " | "))")
-            #expect(status == 0, "schemathesis found problems:\n\(out.suffix(4000))")
+            #expect(run.status == 0, "schemathesis found problems:\n\(out.suffix(4000))")
         }
     }
 
@@ -430,7 +423,7 @@ struct DaemonTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(call["status"] as? String == "completed" && call["direction"] as? String == "outbound", "\(call)")
-        let voice = try Self.appRequests(app).filter { $0.path == "/recorded" }
+        let voice = try await Self.appRequests(app).filter { $0.path == "/recorded" }
         #expect(voice.count == 1 && voice.first?.body["status"] as? String == "in-progress" && voice.first?.ok == true)
         let (late, lb, _) = try await d.request(
             "POST", "/v1/calls/\(callID)/signal", token: Daemon.registrarToken, json: ["signal": "answered"])
@@ -485,7 +478,7 @@ struct DaemonTests {
         let finished: [String: Any]? = entries.first { ($0["name"] as? String) == "recording.finished" }
         let detail = finished?["detail"] as? [String: Any]
         #expect(detail?["reason"] as? String == "hangup" && detail?["status"] as? String == "completed", "\(entries)")
-        let lifecycle = try Self.appRequests(app).filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
+        let lifecycle = try await Self.appRequests(app).filter { $0.path == "/events" }.compactMap { $0.body["event"] as? String }
         #expect(lifecycle.filter { $0 == "completed" }.count == 1 && lifecycle.last == "completed", "\(lifecycle)")
     }
 

@@ -316,8 +316,8 @@ struct DialTests {
         }
 
         /// The app's requests to `path` (prefix), in order: signature verdict and body.
-        func requests(_ path: String) throws -> [(ok: Bool, body: [String: Any])] {
-            try DaemonTests.appRequests(app).filter { $0.path.hasPrefix(path) }.map { ($0.ok, $0.body) }
+        func requests(_ path: String) async throws -> [(ok: Bool, body: [String: Any])] {
+            try await DaemonTests.appRequests(app).filter { $0.path.hasPrefix(path) }.map { ($0.ok, $0.body) }
         }
 
         /// Waits up to `seconds` for `count` signalling requests with `action` for `parent`.
@@ -329,7 +329,7 @@ struct DialTests {
             let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             var found: [[String: Any]] = []
             while true {
-                found = try requests("/signalling").map(\.body).filter {
+                found = try await requests("/signalling").map(\.body).filter {
                     $0["action"] as? String == action && match($0)
                 }
                 if found.count >= count || ContinuousClock.now >= deadline { break }
@@ -342,7 +342,7 @@ struct DialTests {
         func callback(_ name: String, seconds: Double = 20) async throws -> [String: Any]? {
             let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             while ContinuousClock.now < deadline {
-                if let r = try requests("/cb/\(name)").first { return r.ok ? r.body : nil }
+                if let r = try await requests("/cb/\(name)").first { return r.ok ? r.body : nil }
                 try await Task.sleep(for: .milliseconds(100))
             }
             return nil
@@ -475,9 +475,9 @@ struct DialTests {
         for n in ["dial.started", "dial.placed", "dial.answered", "dial.ended", "callback.sent", "call.hangup"] {
             #expect(names.contains(n), "\(n) in \(names)")
         }
-        #expect(try s.requests("/signalling").allSatisfy(\.ok), "the registrar's webhook requests are signed")
+        #expect(try await s.requests("/signalling").allSatisfy(\.ok), "the registrar's webhook requests are signed")
         // The child's lifecycle went to events_url too.
-        let childEvents = try s.requests("/events").map(\.body).filter { $0["call_id"] as? String == childID }
+        let childEvents = try await s.requests("/events").map(\.body).filter { $0["call_id"] as? String == childID }
         #expect(childEvents.compactMap { $0["event"] as? String }.contains("started"))
     }
 
@@ -562,7 +562,7 @@ struct DialTests {
         }
         let url = try #require(path, "the recording becomes ready")
         let out = s.dir + "/bridge.wav"
-        let (_, fetched) = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url])
+        let fetched = try await runTool(try #require(DaemonPaths.curl), ["-s", "-f", "-o", out, url]).status
         #expect(fetched == 0)
         let (info, samples) = try WAVReader.read(path: out)
         #expect(info.channels == 2 && info.frames > 8000 * 2, "\(info)")

@@ -115,18 +115,18 @@ struct OpusDaemonTests {
         let mediaType = format == "wav" ? "audio/wav" : "audio/ogg"
         #expect(recording["format"] as? String == mediaType)
         let fetchedPath = dir + "/rec.\(format)"
-        let (served, fetched) = try await runTool(
-            try #require(DaemonPaths.curl), ["-s", "-f", "-o", fetchedPath, "-w", "%{content_type}", try #require(url)])
-        #expect(fetched == 0 && served == mediaType, "served as \(served)")
+        let fetched = try await runTool(
+            try #require(DaemonPaths.curl), ["-s", "-f", "-o", fetchedPath, "-w", "%{content_type}", try #require(url)],
+            errors: .separate)
+        #expect(fetched.status == 0 && fetched.output == mediaType, "served as \(fetched.output)")
         var out = fetchedPath
         if format == "opus" {
             // The file is Ogg Opus (its first page's magic), and opusdec reads it.
             let head = try Data(contentsOf: URL(fileURLWithPath: fetchedPath)).prefix(36)
             #expect(head.prefix(4) == Data("OggS".utf8) && head.suffix(8) == Data("OpusHead".utf8), "\(Array(head))")
             out = dir + "/rec-decoded.wav"
-            let (_, decoded) = try await runTool(
-                try #require(Self.opusdec), ["--quiet", "--rate", "16000", fetchedPath, out])
-            #expect(decoded == 0)
+            let decoded = try await runTool(try #require(Self.opusdec), ["--quiet", "--rate", "16000", fetchedPath, out])
+            #expect(decoded.status == 0, "\(decoded.output)")
         }
         let (info, recorded) = try WAVReader.read(path: out)
         #expect(info.sampleRate == 16_000 && recorded.count > 16_000 * 2, "\(info), \(recorded.count) samples")

@@ -44,8 +44,8 @@ struct IVRApp {
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
     }
 
-    func requests() throws -> [Request] {
-        let text = try String(contentsOf: URL(string: url("/log"))!, encoding: .utf8)
+    func requests() async throws -> [Request] {
+        let text = try await fetchText(url("/log"))
         return text.split(separator: "\n").compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return Request(
@@ -156,7 +156,7 @@ struct CallFlowTests {
         #expect(signalling.log == ["answer", "hangup"])
 
         // The callbacks: three, each signed (checked by the app in Python, and here).
-        let requests = try app.requests()
+        let requests = try await app.requests()
         #expect(requests.map(\.path) == ["/voice", "/menu", "/recorded"])
         for r in requests {
             #expect(r.signatureOK, "\(r.path): the app accepted the signature")
@@ -271,10 +271,10 @@ struct CallFlowTests {
             case "/nodigits":
                 #expect(end == .hungUp)
                 #expect(events.first("digits.collected")?.detail == ["digits": "", "end": "timeout"])
-                #expect(try app.requests().filter { $0.path == "/menu" }.isEmpty, "no empty result is posted")
+                #expect(try await app.requests().filter { $0.path == "/menu" }.isEmpty, "no empty result is posted")
             default:
                 #expect(end == .hungUp)
-                let last = try app.requests().suffix(2)
+                let last = try await app.requests().suffix(2)
                 #expect(last.map(\.path) == ["/redirect", "/nodigits"])
                 #expect(last.last?.json["event"] as? String == "redirect" && last.last?.signatureOK == true)
                 #expect(events.first("digits.collected") != nil, "the redirected document ran")

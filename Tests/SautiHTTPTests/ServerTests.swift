@@ -16,19 +16,21 @@ struct ServerTests {
     func curlKeepAlive() async throws {
         let server = try startServer()
         let base = "http://127.0.0.1:\(server.port)"
-        let (status, out) = try await runTool(
+        let curled = try await runTool(
             curl,
             [
                 "-sS", "\(base)/whoami", "-w", "\n%{http_code} %{num_connects}\n", "\(base)/whoami", "-w",
                 "\n%{http_code} %{num_connects}\n",
             ])
-        #expect(status == 0, "\(out)")
+        let out = curled.output
+        #expect(curled.status == 0, "\(out)")
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.count == 4, "\(out)")
         // Same peer address twice and one connect in all: the connection was reused.
         #expect(lines.count == 4 && lines[0] == lines[2] && lines[1] == "200 1" && lines[3] == "200 0", "\(out)")
-        let (s2, posted) = try await runTool(curl, ["-sS", "-i", "-d", "a=1&b=2", "\(base)/echo?x=%C3%A9+y"])
-        #expect(s2 == 0)
+        let post = try await runTool(curl, ["-sS", "-i", "-d", "a=1&b=2", "\(base)/echo?x=%C3%A9+y"])
+        let posted = post.output
+        #expect(post.status == 0)
         #expect(posted.contains("X-Method: POST"), "\(posted)")
         #expect(posted.contains("X-Query: x=é y"), "\(posted)")
         #expect(posted.contains("X-Content-Type: application/x-www-form-urlencoded"), "\(posted)")
@@ -66,8 +68,9 @@ struct ServerTests {
             .path
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let (status, out) = try await runTool(python, [path, String(server.port)])
-        #expect(status == 0, "\(out)")
+        let run = try await runTool(python, [path, String(server.port)])
+        let out = run.output
+        #expect(run.status == 0, "\(out)")
         let lines = Set(out.split(separator: "\n").map(String.init))
         for expected in [
             "get 200 15", "post 200 5000 5000", "chunked 200 PUT 200 000,001,", "head 200 17 0", "reused True",
@@ -108,13 +111,14 @@ struct ServerTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let out = path + ".out"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let (status, log) = try await runTool(
+        let curled = try await runTool(
             curl,
             [
                 "-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@\(path)", "-o", out, "-D", "-",
                 "http://127.0.0.1:\(server.port)/echo",
             ])
-        #expect(status == 0, "\(log)")
+        let log = curled.output
+        #expect(curled.status == 0, "\(log)")
         #expect(log.contains("X-Body-Length: 300000"), "\(log)")
         #expect(FileManager.default.contents(atPath: out) == Data(data))
         await server.shutdown()
@@ -126,26 +130,26 @@ struct ServerTests {
             $0.maxHeaderBytes = 4096; $0.maxBodyBytes = 1000
         }
         let base = "http://127.0.0.1:\(server.port)"
-        let (_, big) = try await runTool(
+        let big = try await runTool(
             curl,
             [
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Big: \(String(repeating: "b", count: 5000))",
                 "\(base)/hello",
-            ])
+            ]).output
         #expect(big == "431")
-        let (_, body) = try await runTool(
+        let body = try await runTool(
             curl,
             [
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", String(repeating: "b", count: 1001),
                 "\(base)/echo",
-            ])
+            ]).output
         #expect(body == "413")
-        let (_, fits) = try await runTool(
+        let fits = try await runTool(
             curl,
             [
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", String(repeating: "b", count: 1000),
                 "\(base)/echo",
-            ])
+            ]).output
         #expect(fits == "200")
         let port = server.port
         let raw = await offPool { () -> [String] in
@@ -278,18 +282,19 @@ struct ServerTests {
         let out = path + ".out"
         defer { try? FileManager.default.removeItem(atPath: out) }
 
-        var (status, log) = try await runTool(curl, ["-sS", "-r", "100-1099", "-o", out, "-D", "-", url])
-        #expect(status == 0 && log.contains("HTTP/1.1 206"), "\(log)")
+        let ranged = try await runTool(curl, ["-sS", "-r", "100-1099", "-o", out, "-D", "-", url])
+        var log = ranged.output
+        #expect(ranged.status == 0 && log.contains("HTTP/1.1 206"), "\(log)")
         #expect(log.contains("Content-Range: bytes 100-1099/200000"), "\(log)")
         #expect(FileManager.default.contents(atPath: out) == data[100..<1100])
 
-        (status, log) = try await runTool(curl, ["-sS", "-r", "-500", "-o", out, "-D", "-", url])
+        log = try await runTool(curl, ["-sS", "-r", "-500", "-o", out, "-D", "-", url]).output
         #expect(FileManager.default.contents(atPath: out) == data[199_500...], "\(log)")
 
-        (status, log) = try await runTool(curl, ["-sS", "-r", "300000-", "-o", "/dev/null", "-D", "-", url])
+        log = try await runTool(curl, ["-sS", "-r", "300000-", "-o", "/dev/null", "-D", "-", url]).output
         #expect(log.contains("HTTP/1.1 416") && log.contains("Content-Range: bytes */200000"), "\(log)")
 
-        (status, log) = try await runTool(curl, ["-sS", "-o", out, "-D", "-", url])
+        log = try await runTool(curl, ["-sS", "-o", out, "-D", "-", url]).output
         #expect(log.contains("HTTP/1.1 200") && log.contains("Accept-Ranges: bytes"), "\(log)")
         #expect(FileManager.default.contents(atPath: out) == data)
         await server.shutdown()
@@ -446,9 +451,10 @@ struct ServerTests {
         }
         #expect(interim == 100)
         #expect(final?.status == 200 && final?.text == "hello")
-        let (_, out) = try await runTool(
+        let out = try await runTool(
             curl,
-            ["-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "abc", "http://127.0.0.1:\(server.port)/echo"])
+            ["-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "abc", "http://127.0.0.1:\(server.port)/echo"]
+        ).output
         #expect(out.contains("HTTP/1.1 100 Continue") && out.hasSuffix("abc"), "\(out)")
         await server.shutdown()
     }

@@ -1,5 +1,5 @@
-// Test helpers: a server with a small router, a blocking raw TCP client run off the
-// cooperative pool, and real clients (curl, python3) as bounded child processes.
+// Test helpers: a server with a small router, and a blocking raw TCP client run off the
+// cooperative pool (test support's offPool); real clients (curl, python3) run by runTool.
 
 import Foundation
 import SautiHTTP
@@ -9,16 +9,6 @@ import Testing
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// Runs blocking work on its own thread, so test clients never block the cooperative pool
-/// the server's handlers run on.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { c in
-        let t = Thread { c.resume(returning: body()) }
-        t.stackSize = 1 << 20
-        t.start()
-    }
-}
 
 /// A server on an OS-chosen loopback port with the test routes:
 /// `/hello`, `/echo` (method, path, query and body back), `/sleep?ms=N`, `/file?path=P`,
@@ -182,17 +172,6 @@ final class RawClient: @unchecked Sendable {
         }
         return nil
     }
-}
-
-/// Runs a real client (curl, python3) with a deadline; its output (stdout and stderr).
-func runTool(_ executable: String, _ arguments: [String], seconds: Double = 30) async throws -> (
-    status: Int32, output: String
-) {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("sauti-http-\(UUID().uuidString).log").path
-    defer { try? FileManager.default.removeItem(atPath: log) }
-    let p = try BoundedProcess(executable, arguments, log: log)
-    let (status, killed) = await p.wait(seconds: seconds)
-    return (killed ? -1 : status, p.log)
 }
 
 let curl = "/usr/bin/curl"

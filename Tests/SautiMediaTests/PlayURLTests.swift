@@ -28,8 +28,8 @@ struct PlayURLServer: Sendable {
     func url(_ path: String) -> String { server.url(path) }
 
     /// The requests the server got, as (method, path, If-None-Match).
-    func requests() throws -> [(method: String, path: String, ifNoneMatch: String?)] {
-        let text = try String(contentsOf: URL(string: url("/log"))!, encoding: .utf8)
+    func requests() async throws -> [(method: String, path: String, ifNoneMatch: String?)] {
+        let text = try await fetchText(url("/log"))
         return text.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let method = object["method"] as? String, let path = object["path"] as? String
@@ -107,7 +107,7 @@ struct PlayURLTests {
         print("play url \(format.name): NCC \(String(format: "%.4f", segmented)) by segment (\(ncc) at lag \(lag))")
         #expect(Set(lags).count == 1, "no gap or jump in what A sent: lags \(lags)")
         #expect(segmented >= 0.95, "\(format.name): NCC \(segmented)")
-        #expect(try server.requests().map(\.method) == ["GET"])
+        #expect(try await server.requests().map(\.method) == ["GET"])
     }
 
     @Test(
@@ -168,7 +168,7 @@ struct PlayURLTests {
         }
         // no-store: nothing kept.
         #expect(engine.playCacheStatistics.entries == 0)
-        #expect(try server.requests().map(\.method) == ["GET", "GET"])
+        #expect(try await server.requests().map(\.method) == ["GET", "GET"])
     }
 
     @Test("the cache: max-age plays from disk, no-cache revalidates with ETag (304), it survives a restart and stays under its cap", .timeLimit(.minutes(1)))
@@ -192,7 +192,7 @@ struct PlayURLTests {
                 #expect(end == .playbackFinished(path: url, loopsPlayed: 1, stopped: false), "\(url): \(events)")
                 #expect(abs(playback.samplesPlayed - 4800) <= 160, "\(url): \(playback.samplesPlayed) samples")
             }
-            let requests = try server.requests()
+            let requests = try await server.requests()
             print("play url cache: requests \(requests)")
             #expect(requests.map(\.path) == ["/file/a.wav?cc=max-age%3D600", "/file/b.wav?cc=no-cache", "/file/b.wav?cc=no-cache"])
             #expect(requests.map(\.method).allSatisfy { $0 == "GET" })
@@ -207,13 +207,13 @@ struct PlayURLTests {
             #expect(s.evictions == 1 && s.entries == 2 && s.bytes <= 25_000, "\(s)")
         }
         // A new engine on the same folder: c.wav is fresh on disk, no request.
-        let before = try server.requests().count
+        let before = try await server.requests().count
         let engine = try Self.engine(first: 38_220, cache: cacheDir)
         defer { engine.shutdown() }
         let third = server.url("/file/c.wav?cc=max-age%3D600")
         let (end, _, _, _) = try await Self.play(third, engine: engine, seconds: 5)
         #expect(end == .playbackFinished(path: third, loopsPlayed: 1, stopped: false))
-        #expect(try server.requests().count == before)
+        #expect(try await server.requests().count == before)
         #expect(engine.playCacheStatistics.hits == 1)
     }
 
@@ -300,7 +300,7 @@ struct PlayURLTests {
         #expect(next == .playbackFinished(path: good, loopsPlayed: 1, stopped: false), "\(pair.eventsA.all)")
         #expect(pair.a.statistics.packetsSent > sentBefore, "the leg keeps sending")
         if server.process.process.isRunning {
-            #expect(try server.requests().allSatisfy { $0.method == "GET" }, "GET only")
+            #expect(try await server.requests().allSatisfy { $0.method == "GET" }, "GET only")
         }
     }
 
@@ -358,7 +358,7 @@ struct PlayURLTests {
             #expect(end == .playbackFinished(path: url, loopsPlayed: 1, stopped: false), "\(pair.eventsA.all)")
         }
         #expect(first.samplesPlayed == 12_000 && second.samplesPlayed == 12_000)
-        #expect(try server.requests().count == 1)
+        #expect(try await server.requests().count == 1)
         #expect(engine.playCacheStatistics.joined == 1)
     }
 

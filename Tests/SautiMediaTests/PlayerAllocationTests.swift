@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test("Resampler.process and flush allocate nothing after init")
-    func resamplerAllocatesNothing() throws {
+    func resamplerAllocatesNothing() async throws {
         let resamplers = try [(48000, 8000), (8000, 48000), (22050, 8000), (16000, 8000)].map {
             try Resampler(inputRate: $0.0, outputRate: $0.1)
         }
@@ -99,38 +99,39 @@ import Testing
         nonisolated(unsafe) let rs = resamplers
         nonisolated(unsafe) let (inp, out) = (input, output)
         let result = AllocationResult()
-        let done = DispatchSemaphore(value: 0)
-        // On a thread of its own, so that only these calls are counted.
-        let thread = Thread {
-            // A first pass warms the Swift runtime's caches (metadata, witness tables) that
-            // this unoptimized test code fills on first use; the second pass is counted.
-            func pass() {
-                // An index loop: `for r in rs` boxes each element in this unoptimized code.
-                var k = 0
-                while k < rs.count {
-                    let r = rs[k]
-                    k += 1
-                    r.reset()
-                    for _ in 0..<20 {
-                        var taken = 0
-                        while taken < inp.count {
-                            taken +=
-                                r.process(input: UnsafeBufferPointer(rebasing: inp[taken...]), output: out).consumed
+        // On a thread of its own, so that only these calls are counted; awaited, so no pool
+        // thread is parked meanwhile.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                // A first pass warms the Swift runtime's caches (metadata, witness tables) that
+                // this unoptimized test code fills on first use; the second pass is counted.
+                func pass() {
+                    // An index loop: `for r in rs` boxes each element in this unoptimized code.
+                    var k = 0
+                    while k < rs.count {
+                        let r = rs[k]
+                        k += 1
+                        r.reset()
+                        for _ in 0..<20 {
+                            var taken = 0
+                            while taken < inp.count {
+                                taken +=
+                                    r.process(input: UnsafeBufferPointer(rebasing: inp[taken...]), output: out).consumed
+                            }
                         }
+                        while r.flush(into: UnsafeMutableBufferPointer(rebasing: out[..<97])) > 0 {}
                     }
-                    while r.flush(into: UnsafeMutableBufferPointer(rebasing: out[..<97])) > 0 {}
                 }
+                sauti_alloc_count_this_thread(3)
+                pass()
+                let start = sauti_alloc_count_group(3)
+                pass()
+                result.count.store(sauti_alloc_count_group(3) - start, ordering: .relaxed)
+                sauti_alloc_count_this_thread(0)
+                done.resume()
             }
-            sauti_alloc_count_this_thread(3)
-            pass()
-            let start = sauti_alloc_count_group(3)
-            pass()
-            result.count.store(sauti_alloc_count_group(3) - start, ordering: .relaxed)
-            sauti_alloc_count_this_thread(0)
-            done.signal()
+            thread.start()
         }
-        thread.start()
-        done.wait()
         let counted = result.count.load(ordering: .relaxed)
         #expect(counted == 0, "\(counted) allocations in process and flush")
     }

@@ -64,34 +64,35 @@ enum RecorderTesting {
     }
 
     /// `soxi FLAG path`'s answer, trimmed ("" if soxi failed).
-    static func soxi(_ flag: String, _ path: String) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/soxi")
-        p.arguments = [flag, path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return "" }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    static func soxi(_ flag: String, _ path: String) async -> String {
+        guard let run = try? await runTool("/usr/bin/soxi", [flag, path], errors: .separate), run.status == 0 else {
+            return ""
+        }
+        return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Whether sox's `soxi` is installed (scripts/setup.sh installs it; CI has it).
     static let hasSoxi = FileManager.default.isExecutableFile(atPath: "/usr/bin/soxi")
 
-    /// Runs a command to completion; its status.
+    /// Runs a command to completion; its status (-1 if it could not start).
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
+    static func run(_ executable: String, _ arguments: [String]) async -> Int32 {
+        (try? await runTool(executable, arguments))?.status ?? -1
+    }
+
+    /// Runs `body` with a tmpfs of `size` (mount's `size=` option) mounted at `mountPoint`,
+    /// and unmounts it after, also when `body` throws.
+    static func withTmpfs(size: String, at mountPoint: String, _ body: () async throws -> Void) async throws {
+        try #require(
+            await run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", mountPoint]) == 0,
+            "mount a \(size) tmpfs")
+        do {
+            try await body()
+        } catch {
+            await run("/bin/umount", [mountPoint])
+            throw error
+        }
+        await run("/bin/umount", [mountPoint])
     }
 
     /// Channel `c` of interleaved `samples` of `channels`.
@@ -165,11 +166,12 @@ enum RecorderTesting {
 
         let (info, samples) = try WAVReader.read(path: path)
         #expect(info.sampleRate == 8000 && info.channels == n && info.frames == o.frames)
-        #expect(abs((Double(T.soxi("-D", path)) ?? 0) - 2.0) <= 0.04, "soxi -D: \(T.soxi("-D", path))")
-        #expect(T.soxi("-c", path) == "\(n)")
-        #expect(T.soxi("-r", path) == "8000")
+        let duration = await T.soxi("-D", path)
+        #expect(abs((Double(duration) ?? 0) - 2.0) <= 0.04, "soxi -D: \(duration)")
+        #expect(await T.soxi("-c", path) == "\(n)")
+        #expect(await T.soxi("-r", path) == "8000")
         let expectedEncoding = ["pcm16": "Signed Integer PCM", "ulaw": "u-law", "alaw": "A-law"][encoding.rawValue]!
-        #expect(T.soxi("-e", path) == expectedEncoding)
+        #expect(await T.soxi("-e", path) == expectedEncoding)
         let caller = T.channel(samples, 0, of: n)
         #expect(
             T.toneFrames(caller, frequency: 1000) > 0.75, "the caller's 1 kHz tone, left (jitter-buffer seams aside)")
@@ -209,7 +211,7 @@ enum RecorderTesting {
         #expect(T.toneFrames(samples, frequency: 1000) > 0.75)
         #expect(T.isSound(samples.prefix(160)), "starts with sound (the tone, maybe part of a frame)")
         #expect(T.isSound(samples.suffix(160)), "ends with sound (the tone, maybe part of a frame)")
-        if T.hasSoxi { #expect(abs((Double(T.soxi("-D", path)) ?? 0) - Double(o.frames) / 8000) < 0.001) }
+        if T.hasSoxi { #expect(abs((Double(await T.soxi("-D", path)) ?? 0) - Double(o.frames) / 8000) < 0.001) }
         a.close()
         b.close()
     }
@@ -244,7 +246,7 @@ enum RecorderTesting {
             #expect(abs(o.frames - 8000) <= 480, "the 1 s tone alone: \(o.frames) frames")
             #expect(T.isSound(samples.prefix(160)), "starts with sound (the tone, maybe part of a frame)")
             #expect(T.isSound(samples.suffix(160)), "ends with sound (the tone, maybe part of a frame)")
-            if T.hasSoxi { #expect(T.soxi("-s", path) == "\(o.frames)", "the trimmed header agrees") }
+            if T.hasSoxi { #expect(await T.soxi("-s", path) == "\(o.frames)", "the trimmed header agrees") }
         } else {
             #expect(abs(o.frames - ranFrames) <= 800, "everything from start to stop (\(ran)): \(o.frames) frames")
             #expect(samples.prefix(2400).allSatisfy { $0 == 0 } && samples.suffix(2400).allSatisfy { $0 == 0 })
@@ -317,7 +319,7 @@ enum RecorderTesting {
         let (info, samples) = try WAVReader.read(path: path)
         #expect(info.frames == o.frames && info.channels == 2 && o.bytes == 58 + 2 * o.frames)
         #expect(T.toneFrames(T.channel(samples, 0, of: 2), frequency: 1000) > 0.8)
-        if T.hasSoxi { #expect(T.soxi("-s", path) == "\(o.frames)") }
+        if T.hasSoxi { #expect(await T.soxi("-s", path) == "\(o.frames)") }
         a.close()
     }
 
@@ -406,43 +408,40 @@ enum RecorderTesting {
         .enabled(if: getuid() == 0, "mounting a small tmpfs needs root (CI runs as root)"), .timeLimit(.minutes(1)))
     func fullDisk() async throws {
         let dir = InteropPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let mountPoint = dir + "/small"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        try #require(
-            T.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint]) == 0, "mount a 64 KiB tmpfs")
-        defer {
-            T.run("/bin/umount", [mountPoint])
-            try? FileManager.default.removeItem(atPath: dir)
+        try await T.withTmpfs(size: "64k", at: mountPoint) {
+            let engine = try T.engine(slot: 12)
+            defer { engine.shutdown() }
+            let (a, b, log) = try await T.pair(engine)
+            a.play(.tone(ToneSpec(frequenciesHz: [1000], levelDBFS: -10)))
+            try await Task.sleep(for: .milliseconds(200))
+            let path = mountPoint + "/rec.wav"
+            b.record(RecordingSpec(path: path, trimSilence: false))
+            // 16 kB a second: 64 KiB last about 4 s.
+            let o = try #require(await T.outcome(log, seconds: 10))
+            guard case .error(let why) = o.reason else {
+                Issue.record("expected an error, got \(o.reason)")
+                return
+            }
+            #expect(why.contains("No space left on device"), "\(why)")
+            let (info, samples) = try WAVReader.read(path: path)
+            print("recorder full disk: \(why); \(o.frames) frames reported, \(info.frames) read, \(o.bytes) bytes")
+            #expect(info.frames >= 3 * 8000 && info.frames <= o.frames, "what was written: \(info.frames) frames")
+            #expect(o.bytes > 60_000 && o.bytes <= 65_536)
+            #expect(T.toneFrames(samples, frequency: 1000) > 0.8)
+            if T.hasSoxi {
+                let seconds = Double(await T.soxi("-D", path)) ?? 0
+                #expect(abs(seconds - Double(info.frames) / 8000) < 0.01, "soxi reads it: \(seconds) s")
+            }
+            // The leg goes on.
+            let before = b.statistics.packetsReceived
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(b.statistics.packetsReceived > before + 10 && !log.all.contains(.closed))
+            a.close()
+            b.close()
         }
-        let engine = try T.engine(slot: 12)
-        defer { engine.shutdown() }
-        let (a, b, log) = try await T.pair(engine)
-        a.play(.tone(ToneSpec(frequenciesHz: [1000], levelDBFS: -10)))
-        try await Task.sleep(for: .milliseconds(200))
-        let path = mountPoint + "/rec.wav"
-        b.record(RecordingSpec(path: path, trimSilence: false))
-        // 16 kB a second: 64 KiB last about 4 s.
-        let o = try #require(await T.outcome(log, seconds: 10))
-        guard case .error(let why) = o.reason else {
-            Issue.record("expected an error, got \(o.reason)")
-            return
-        }
-        #expect(why.contains("No space left on device"), "\(why)")
-        let (info, samples) = try WAVReader.read(path: path)
-        print("recorder full disk: \(why); \(o.frames) frames reported, \(info.frames) read, \(o.bytes) bytes")
-        #expect(info.frames >= 3 * 8000 && info.frames <= o.frames, "what was written: \(info.frames) frames")
-        #expect(o.bytes > 60_000 && o.bytes <= 65_536)
-        #expect(T.toneFrames(samples, frequency: 1000) > 0.8)
-        if T.hasSoxi {
-            let seconds = Double(T.soxi("-D", path)) ?? 0
-            #expect(abs(seconds - Double(info.frames) / 8000) < 0.01, "soxi reads it: \(seconds) s")
-        }
-        // The leg goes on.
-        let before = b.statistics.packetsReceived
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(b.statistics.packetsReceived > before + 10 && !log.all.contains(.closed))
-        a.close()
-        b.close()
     }
 
     @Test(
@@ -469,12 +468,13 @@ enum RecorderTesting {
         let (status, _) = await call.wait(seconds: 5)
         #expect(status == SIGKILL, "killed by SIGKILL")
         let (info, samples) = try WAVReader.read(path: out)
+        let soxiSeconds = await T.soxi("-D", out)
         print(
-            "recorder kill -9: \(info.frames) frames (\(Double(info.frames) / 8000) s) after 2.5 s; soxi \(T.soxi("-D", out)) s"
+            "recorder kill -9: \(info.frames) frames (\(Double(info.frames) / 8000) s) after 2.5 s; soxi \(soxiSeconds) s"
         )
         #expect(info.sampleRate == 8000 && info.channels == 1)
         #expect(info.frames >= 12_000, "at least 1.5 s of the 2.5 s: \(info.frames) frames")
-        #expect(T.soxi("-s", out) == "\(info.frames)", "the header agrees with the data")
+        #expect(await T.soxi("-s", out) == "\(info.frames)", "the header agrees with the data")
         #expect(T.toneFrames(Array(samples.suffix(8000)), frequency: 1000) > 0.8, "the leg's tone")
         b.close()
     }
@@ -511,7 +511,9 @@ enum RecorderTesting {
         #expect(o.reason == .stopped)
         let (info, recorded) = try WAVReader.read(path: path)
         #expect(info.frames == o.frames)
-        if T.hasSoxi { #expect(T.soxi("-s", path) == "\(o.frames)", "the trimmed header (and fact chunk) agree") }
+        if T.hasSoxi {
+            #expect(await T.soxi("-s", path) == "\(o.frames)", "the trimmed header (and fact chunk) agree")
+        }
         let reference = Similarity.g711RoundTrip(InteropTests.source, codec == .pcmu ? .ulaw : .alaw)
         let (lag, ncc) = Similarity.best(reference, recorded)
         let (segmented, lags) = Similarity.segmental(reference, recorded, lag: lag)

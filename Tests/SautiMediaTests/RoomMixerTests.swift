@@ -120,37 +120,39 @@ import Testing
     }
 
     @Test("a tick with 200 participants allocates nothing")
-    func noAllocation() {
+    func noAllocation() async {
         let result = Atomic<Int>(-1)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            let mixer = RoomMixer(capacity: 256, talkerLimit: 3)
-            let slots = (0..<200).map { _ in mixer.join()! }
-            // Plain index loops: a debug build's generic iterators allocate, the mixer does not.
-            func tick(_ t: Int) {
-                var i = 0
-                while i < slots.count {
-                    Self.tone(300 + Double(i), amplitude: 4000, tick: t, into: mixer.input(slots[i]))
-                    i += 3
+        // On a thread of its own (only its allocations are counted), awaited: a semaphore
+        // wait would park a pool thread meanwhile.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                let mixer = RoomMixer(capacity: 256, talkerLimit: 3)
+                let slots = (0..<200).map { _ in mixer.join()! }
+                // Plain index loops: a debug build's generic iterators allocate, the mixer does not.
+                func tick(_ t: Int) {
+                    var i = 0
+                    while i < slots.count {
+                        Self.tone(300 + Double(i), amplitude: 4000, tick: t, into: mixer.input(slots[i]))
+                        i += 3
+                    }
+                    mixer.mix()
+                    i = 0
+                    while i < slots.count {
+                        _ = mixer.output(slots[i])[0]
+                        i += 1
+                    }
                 }
-                mixer.mix()
-                i = 0
-                while i < slots.count {
-                    _ = mixer.output(slots[i])[0]
-                    i += 1
-                }
+                for t in 0..<20 { tick(t) }
+                sauti_alloc_count_this_thread(4)
+                if ProcessInfo.processInfo.environment["SAUTI_ALLOC_TRACE"] != nil { sauti_alloc_trace_next(3) }
+                let start = sauti_alloc_count_group(4)
+                for t in 20..<70 { tick(t) }
+                result.store(Int(sauti_alloc_count_group(4) - start), ordering: .relaxed)
+                sauti_alloc_count_this_thread(0)
+                done.resume()
             }
-            for t in 0..<20 { tick(t) }
-            sauti_alloc_count_this_thread(4)
-            if ProcessInfo.processInfo.environment["SAUTI_ALLOC_TRACE"] != nil { sauti_alloc_trace_next(3) }
-            let start = sauti_alloc_count_group(4)
-            for t in 20..<70 { tick(t) }
-            result.store(Int(sauti_alloc_count_group(4) - start), ordering: .relaxed)
-            sauti_alloc_count_this_thread(0)
-            done.signal()
+            thread.start()
         }
-        thread.start()
-        done.wait()
         #expect(result.load(ordering: .relaxed) == 0, "\(result.load(ordering: .relaxed)) allocations in 50 ticks")
     }
 }

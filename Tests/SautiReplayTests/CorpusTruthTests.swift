@@ -59,7 +59,7 @@ import Testing
 
     @Test("lossless G.711 streams decode bit-exactly and last as long as the stream",
         .enabled(if: Paths.hasCorpus), arguments: CorpusTruthTests.captures)
-    func audio(_ capture: String) throws {
+    func audio(_ capture: String) async throws {
         let truth = try Truth.load(capture + ".truth.json")
         let out = Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -76,7 +76,7 @@ import Testing
             if s.lost == 0 && s.outOfOrder == 0 && s.duplicates == 0 && wav.concealedFrames == 0 {
                 // Nothing to conceal: the audio must equal a plain decode of every payload.
                 #expect(samples.count == g.soxSamples, "\(capture) \(s.ssrc)")
-                #expect(try sha256(samples) == g.soxSHA256, "\(capture) \(s.ssrc): decoded audio differs from sox's decode")
+                #expect(try await sha256(samples) == g.soxSHA256, "\(capture) \(s.ssrc): decoded audio differs from sox's decode")
             } else {
                 #expect(samples.count >= g.soxSamples - 16000, "\(capture) \(s.ssrc)")
             }
@@ -85,11 +85,11 @@ import Testing
 }
 
 /// SHA-256 of little-endian 16-bit samples, by sha256sum (coreutils).
-func sha256(_ samples: [Int16]) throws -> String {
+func sha256(_ samples: [Int16]) async throws -> String {
     let path = Paths.temporaryDirectory() + "/pcm.raw"
     defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
     let data = samples.withUnsafeBufferPointer { Data(buffer: $0) }
     try data.write(to: URL(fileURLWithPath: path))
-    let r = try run("/usr/bin/sha256sum", [path])
+    let r = try await run("/usr/bin/sha256sum", [path])
     return String(r.stdout.prefix(64))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SautiReplay
+import SautiTestSupport
 
 /// Where the package's files are, found from this source file.
 enum Paths {
@@ -75,20 +76,12 @@ struct Truth: Decodable {
     }
 }
 
-/// Runs a command and returns its exit status and output.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+/// Runs a command and returns its exit status and output, apart from its standard error
+/// (test support's `runTool`, with a deadline generous for a debug build's replay of a big
+/// capture).
+func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let r = try await runTool(executable, arguments, seconds: 120, errors: .separate)
+    return (r.status, r.output, r.errors)
 }
 
 /// `host:port` as the report writes endpoints (IPv6 in brackets).

@@ -55,7 +55,7 @@ import Testing
             ("captures/asterisk-testsuite/16_bit_48khz_60_fec_rtp.pcapng", 48_000),
             ("captures/asterisk-testsuite/16_bit_48khz_60_fec_rtp.pcapng", 8000),
         ])
-    func replayBitExact(_ capture: String, _ rate: Int) throws {
+    func replayBitExact(_ capture: String, _ rate: Int) async throws {
         let truth = try Self.truth(capture)
         let want = try #require(truth.decode(at: rate))
         let out = Paths.temporaryDirectory()
@@ -70,13 +70,13 @@ import Testing
         let (info, samples) = try WAVReader.read(path: wav.path)
         #expect(info.sampleRate == rate)
         #expect(samples.count == want.samples)
-        #expect(try sha256(samples) == want.sha256, "\(capture) at \(rate) Hz differs from libopus's plain decode")
+        #expect(try await sha256(samples) == want.sha256, "\(capture) at \(rate) Hz differs from libopus's plain decode")
     }
 
     @Test(
         "every corpus capture's Opus payloads, decoded plainly by OpusDecoder, hash to the truth (48 and 8 kHz)",
         .enabled(if: Paths.hasCorpus), arguments: OpusCorpusTests.captures)
-    func plainDecode(_ capture: String) throws {
+    func plainDecode(_ capture: String) async throws {
         let truth = try Self.truth(capture)
         let data = try Data(contentsOf: Paths.corpus.appendingPathComponent(capture))
         for rate in [48_000, 8000] {
@@ -99,7 +99,7 @@ import Testing
             }
             #expect(decoder.errors == 0)
             #expect(pcm.count == want.samples, "\(capture) at \(rate) Hz")
-            #expect(try sha256(pcm) == want.sha256, "\(capture) at \(rate) Hz")
+            #expect(try await sha256(pcm) == want.sha256, "\(capture) at \(rate) Hz")
         }
     }
 

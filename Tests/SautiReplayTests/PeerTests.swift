@@ -34,12 +34,12 @@ import Testing
     }
 
     @Test("tshark and sauti agree on a capture made here (seeded)", .enabled(if: tshark != nil), arguments: [UInt64(1), 2, 3])
-    func tsharkAgrees(seed: UInt64) throws {
+    func tsharkAgrees(seed: UInt64) async throws {
         let dir = Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/impaired.pcap"
         try Data(Self.impairedCapture(seed: seed)).write(to: URL(fileURLWithPath: path))
-        let t = try run(Self.tshark!, ["-o", "rtp.heuristic_rtp:TRUE", "-r", path, "-q", "-z", "rtp,streams"])
+        let t = try await run(Self.tshark!, ["-o", "rtp.heuristic_rtp:TRUE", "-r", path, "-q", "-z", "rtp,streams"])
         #expect(t.status == 0, "seed \(seed): \(t.stderr)")
         let ours = try Replay.run(path: path)
         // Rows: start end src sport dst dport ssrc payload pkts lost (pct) min mean max minJ meanJ maxJ [X]
@@ -60,32 +60,32 @@ import Testing
     }
 
     @Test("sauti replay writes a table, JSON and WAVs that sox reads; exit statuses as documented")
-    func commandLine() throws {
+    func commandLine() async throws {
         let out = Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let table = try run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--out", out])
+        let table = try await run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--out", out])
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.contains("0x11223344") && table.stdout.contains("159#"))
-        let json = try run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--json"])
+        let json = try await run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--json"])
         let report = try ReplayReport.decode(json: Data(json.stdout.utf8))
         #expect(report.streams.first?.digitString == "159#")
         let wavs = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".wav") }
         #expect(wavs.count == 1)
         if let sox = Self.sox {
-            let info = try run(sox.replacingOccurrences(of: "sox", with: "soxi"), ["-D", out + "/" + wavs[0]])
+            let info = try await run(sox.replacingOccurrences(of: "sox", with: "soxi"), ["-D", out + "/" + wavs[0]])
             #expect(abs((Double(info.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) - 10.0) < 0.001, "\(info)")
         }
-        #expect(try run(Paths.sauti, ["replay", Paths.capture("ast-2016-003-crash.pcap")]).status == 3)
-        #expect(try run(Paths.sauti, ["replay", "/nonexistent.pcap"]).status == 1)
-        #expect(try run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--decode-as", "x"]).status == 2)
-        #expect(try run(Paths.sauti, ["replay"]).status == 2)
-        #expect(try run(Paths.sauti, ["bogus"]).status == 2)
+        #expect(try await run(Paths.sauti, ["replay", Paths.capture("ast-2016-003-crash.pcap")]).status == 3)
+        #expect(try await run(Paths.sauti, ["replay", "/nonexistent.pcap"]).status == 1)
+        #expect(try await run(Paths.sauti, ["replay", Paths.capture("imp_g_rfc4733_events.pcap"), "--decode-as", "x"]).status == 2)
+        #expect(try await run(Paths.sauti, ["replay"]).status == 2)
+        #expect(try await run(Paths.sauti, ["bogus"]).status == 2)
     }
 }
 
 extension PeerTests {
     @Test("progress goes to stderr for a capture over a few MB, and not with --quiet")
-    func progress() throws {
+    func progress() async throws {
         let dir = Paths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var w = PcapWriter()
@@ -95,10 +95,10 @@ extension PeerTests {
         }
         let path = dir + "/big.pcap"
         try Data(w.bytes).write(to: URL(fileURLWithPath: path))
-        let loud = try run(Paths.sauti, ["replay", path])
+        let loud = try await run(Paths.sauti, ["replay", path])
         #expect(loud.status == 0)
         #expect(loud.stderr.contains("replay: 100%"), "\(loud.stderr)")
-        let quiet = try run(Paths.sauti, ["replay", path, "--quiet", "--json"])
+        let quiet = try await run(Paths.sauti, ["replay", path, "--quiet", "--json"])
         #expect(quiet.stderr.isEmpty)
         // The sequence wrapped 65535 → 0 and nothing was lost.
         let report = try ReplayReport.decode(json: Data(quiet.stdout.utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import SautiTestSupport
 import SautiVoice
 import Testing
 
@@ -58,7 +59,7 @@ import Testing
         """
 
     @Test(.enabled(if: python3 != nil, "python3 is not installed: run scripts/setup.sh to check the schema"))
-    func schemaAndParserAgreeOnEveryFixture() throws {
+    func schemaAndParserAgreeOnEveryFixture() async throws {
         var files: [URL] = []
         for folder in ["valid", "invalid", "normalized"] {
             let dir = Fixtures.directory.appendingPathComponent(folder)
@@ -67,16 +68,10 @@ import Testing
             }
         }
         #expect(files.count > 60)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.python3))
-        process.arguments = ["-c", Self.judge, Self.schema.path] + files.map(\.path)
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let text = String(decoding: data, as: UTF8.self)
+        let judged = try await runTool(
+            try #require(Self.python3), ["-c", Self.judge, Self.schema.path] + files.map(\.path), errors: .separate)
+        #expect(judged.status == 0, "\(judged.errors)")
+        let text = judged.output
         try #require(
             !text.hasPrefix("missing-jsonschema"),
             "python3 lacks jsonschema: run scripts/setup.sh (Debian package python3-jsonschema)")

@@ -1,0 +1,26 @@
+// Blocking work (a raw socket client, a synchronous URL load) run on a thread of its own,
+// awaited, so it never parks a thread of the cooperative pool that the code under test,
+// and other suites' Task.sleep, need.
+
+import Foundation
+
+/// Runs `body` on a thread of its own (1 MiB stack) and returns its result.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in
+        let t = Thread { c.resume(returning: body()) }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+}
+
+/// The body of a GET of `url` (a test server's request log), loaded off the pool:
+/// Foundation's `String(contentsOf:)` waits for the response on the calling thread.
+public func fetchText(_ url: String) async throws -> String {
+    let result = await offPool { () -> Result<String, any Error> in
+        Result {
+            guard let u = URL(string: url) else { throw CocoaError(.fileReadInvalidFileName) }
+            return try String(contentsOf: u, encoding: .utf8)
+        }
+    }
+    return try result.get()
+}
