@@ -121,6 +121,14 @@ public func makeID(_ prefix: String) -> String {
     return prefix + "_" + hex
 }
 
+/// Whether `text` has the form `makeID(prefix)` gives: the prefix, `_`, 24 lowercase hex
+/// digits.
+public func isWellFormedID(_ text: String, prefix: String) -> Bool {
+    guard text.hasPrefix(prefix + "_") else { return false }
+    let hex = text.utf8.dropFirst(prefix.utf8.count + 1)
+    return hex.count == 24 && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+}
+
 /// The SQLite store.
 public final class SQLiteStore: Sendable {
     public let path: String
@@ -401,6 +409,8 @@ public final class SQLiteStore: Sendable {
         public var number: String?
         public var from: String?
         public var to: String?
+        /// The calls placed by this call's `dial` (its children), by exact id.
+        public var parentCallID: String?
         /// Calls created before the one with this sequence (the cursor).
         public var before: Int?
         public var limit = 50
@@ -423,6 +433,8 @@ public final class SQLiteStore: Sendable {
         }
         if let f = filter.from { add("created_at >= ?", .text(f)) }
         if let t = filter.to { add("created_at < ?", .text(t)) }
+        // calls_parent (migration 2) finds a parent's children.
+        if let p = filter.parentCallID { add("parent_call_id = ?", .text(p)) }
         if let b = filter.before { add("seq < ?", .integer(Int64(b))) }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT * FROM calls \(whereSQL) ORDER BY seq DESC LIMIT \(max(1, min(filter.limit, 500)))"
