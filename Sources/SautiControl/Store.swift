@@ -345,18 +345,20 @@ public final class SQLiteStore: Sendable {
 
     /// Moves a call to `status` (checking the move is allowed) and records the event, in
     /// one transaction: the record never lags its events. Answer and end times and the
-    /// duration follow from the move.
+    /// duration follow from the move. `onlyFrom`: the statuses the call may be in for this
+    /// move (checked in the same transaction); from any other, `invalidTransition`.
     @discardableResult
-    public func transition(callID: String, to status: String, cause: String? = nil, detail: [String: String] = [:])
-        throws(StoreError) -> CallRecord
-    {
+    public func transition(
+        callID: String, to status: String, cause: String? = nil, detail: [String: String] = [:],
+        onlyFrom: Set<String>? = nil
+    ) throws(StoreError) -> CallRecord {
         let now = storeTimestamp()
         try write { db in
             guard let r = try db.query("SELECT * FROM calls WHERE id = ?1", [.text(callID)]).first else {
                 throw StoreError.notFound("no call \(callID)")
             }
             let current = Self.call(r)
-            guard CallStatus.canMove(from: current.status, to: status) else {
+            guard CallStatus.canMove(from: current.status, to: status), onlyFrom?.contains(current.status) ?? true else {
                 throw StoreError.invalidTransition(from: current.status, to: status)
             }
             if status == "in-progress" {
