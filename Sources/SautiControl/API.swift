@@ -242,6 +242,16 @@ public struct ControlAPI: Sendable {
             filter.number = q("number")
             filter.from = q("from")
             filter.to = q("to")
+            if let p = request.queryValue("parent_call_id") {
+                // Exact ids only: an empty or mistyped value would otherwise match nothing
+                // (or, left out, everything) without a word.
+                guard isWellFormedID(p, prefix: "call") else {
+                    throw ControlError(
+                        400, "invalid_parent_call_id",
+                        "parent_call_id must be a call id as the API returns them: call_ and 24 lowercase hex digits")
+                }
+                filter.parentCallID = p
+            }
             if let c = request.queryValue("cursor") {
                 guard let n = Int(c), n > 0 else { throw ControlError(400, "invalid_cursor", "cursor must be one the API returned") }
                 filter.before = n

@@ -1,6 +1,7 @@
 // The dial verb's calls on the control side: child calls placed through the signalling
-// webhook (`dial`, `cancel`), the registrar's signals on them checked and handed to the
-// dialing flow.
+// webhook (`dial`, `cancel`, `hangup`; retried and ordered per call as
+// ControlPlane+Signalling.swift says), the registrar's signals on them checked and handed
+// to the dialing flow.
 
 import Foundation
 import SautiFlow
@@ -88,6 +89,9 @@ extension ControlPlane {
             leg.close()
             return failed("\(error)")
         }
+        // The call's signalling turn from its first moment, until the dial is taken or given
+        // up: a hangup of it (the API's) waits, and so can never reach the registrar first.
+        await signallingTurns.wait(call.id)
         let dialed = DialedCall(callID: call.id, to: to, leg: leg)
         live.withLock { $0[call.id] = LiveCall(id: call.id, leg: leg, numberID: parent.numberID, sdp: session) }
         dials.add(dialed)
@@ -97,16 +101,22 @@ extension ControlPlane {
         ]
         if let pbx = parent.pbxCallID { body["parent_pbx_call_id"] = pbx }
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-        let outcome = await webhook.post(url: url, body: data, secret: registrarToken)
-        try? store.appendEvent(
-            callID: call.id, name: "signalling.sent", detail: ["action": "dial", "outcome": outcome ?? "delivered"])
-        if let outcome {
-            // The registrar never heard of it: the call failed before it rang.
-            try? store.transition(callID: call.id, to: "failed", cause: "signalling: \(outcome)")
+        // Retried while the call is still queued: a signal on it (ringing, answered, busy…)
+        // shows that the registrar has the dial, from an attempt whose reply was lost.
+        let outcome = await deliverSignalling(callID: call.id, action: "dial", url: url, body: data) {
+            (try? self.store.call(id: call.id))?.status == "queued"
+        }
+        // The registrar never took it: the call failed before it rang — unless it reported
+        // on the call after all (it had an attempt whose reply never came).
+        if case .failed(let why, _) = outcome,
+            (try? store.transition(callID: call.id, to: "failed", cause: "signalling: \(why)", onlyFrom: ["queued"]))
+                != nil
+        {
             dials.remove(call.id)
             end(call.id, numberID: parent.numberID)
             dialed.report(.ended("failed"))
         }
+        signallingTurns.done(call.id)
         return dialed
     }
 

@@ -38,6 +38,9 @@ public struct ControlConfiguration: Sendable {
     public var presignedURLSeconds = 900
     /// Attempts to deliver one events_url event before giving up on it.
     public var eventDeliveryAttempts = 6
+    /// How requests to the signalling webhook are retried (3 attempts, 250 ms then 500 ms
+    /// apart, 2 s each at most).
+    public var signallingRetry = SignallingRetry()
     /// Talkers mixed at once in a conference room (the K loudest; everyone is still heard
     /// for levels, talk events and digits).
     public var conferenceTalkers = 3
@@ -124,7 +127,11 @@ public final class ControlPlane: Sendable {
     public let customerTokens: [String]
     let live = Mutex<[String: LiveCall]>([:])
     let events: EventDelivery
+    /// The signalling webhook's client (its timeout is one attempt's,
+    /// `signallingRetry.attemptTimeoutSeconds`).
     let webhook: CallbackPoster
+    /// One signalling request at a time per call (ControlPlane+Signalling.swift).
+    let signallingTurns = SignallingTurns()
     /// The voice_url client every call's flow shares.
     let flowClient: CallbackClient
     /// Named conference rooms.
@@ -161,9 +168,10 @@ public final class ControlPlane: Sendable {
         }
         media = try MediaEngine(configuration: m)
         flowClient = CallbackClient(timeoutSeconds: configuration.callbackTimeoutSeconds)
-        let poster = CallbackPoster(timeoutSeconds: configuration.callbackTimeoutSeconds)
-        webhook = poster
-        events = EventDelivery(poster: poster, attempts: configuration.eventDeliveryAttempts)
+        webhook = CallbackPoster(timeoutSeconds: configuration.signallingRetry.attemptTimeoutSeconds)
+        events = EventDelivery(
+            poster: CallbackPoster(timeoutSeconds: configuration.callbackTimeoutSeconds),
+            attempts: configuration.eventDeliveryAttempts)
         conferences = ConferenceDirectory(talkers: configuration.conferenceTalkers)
         conferences.attach(self)
         try recover()
@@ -471,9 +479,17 @@ public final class ControlPlane: Sendable {
         guard !CallStatus.terminal.contains(call.status) else {
             throw ControlError(409, "call_ended", "the call is already \(call.status)")
         }
-        await requestSignalling(callID: callID, action: "hangup", extra: [:])
-        try move(callID, to: call.status == "in-progress" ? "completed" : "canceled", cause: "api-hangup")
+        // In the call's turn: a child call whose dial is still being retried is hung up
+        // after the registrar has the dial (or the dial is given up and the call failed).
+        if case .skipped(let status) = await requestSignalling(callID: callID, action: "hangup", extra: [:]) {
+            throw ControlError(
+                409, "call_ended", "the call became \(status) while an earlier request on it was in flight")
+        }
+        let now = (try? store.call(id: callID).status) ?? call.status
+        try move(callID, to: now == "in-progress" ? "completed" : "canceled", cause: "api-hangup")
         end(callID, numberID: call.numberID)
+        // A dialing flow waiting on this call (a child call) hears that it ended.
+        reportToDial(callID)
         do {
             return try store.call(id: callID)
         } catch {
@@ -554,21 +570,7 @@ public final class ControlPlane: Sendable {
         try? store.appendEvent(callID: call.id, name: e.name, detail: detail, occurredAt: storeTimestamp(e.occurredAt))
     }
 
-    // MARK: Signalling webhook and events_url
-
-    /// Asks the registrar to act on a call (answer, reject, hangup) through the signalling
-    /// webhook; without one configured, nothing is sent (the leg alone carries the call).
-    func requestSignalling(callID: String, action: String, extra: [String: String]) async {
-        guard let url = configuration.signallingWebhookURL else { return }
-        var body: [String: Any] = ["call_id": callID, "action": action]
-        if let c = try? store.call(id: callID), let pbx = c.pbxCallID { body["pbx_call_id"] = pbx }
-        for (k, v) in extra { body[k] = v }
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-        let outcome = await webhook.post(url: url, body: data, secret: registrarToken)
-        try? store.appendEvent(
-            callID: callID, name: "signalling.sent",
-            detail: ["action": action, "outcome": outcome.map { "\($0)" } ?? "delivered"])
-    }
+    // MARK: events_url
 
     /// Queues a lifecycle event for the number's events_url (signed, in order per call,
     /// retried with backoff).
@@ -648,8 +650,10 @@ struct EngineSignalling: CallSignalling {
 
     func answer() async {
         await control.requestSignalling(callID: callID, action: "answer", extra: [:])
-        if let c = try? control.store.call(id: callID), c.status != "in-progress" {
-            try? control.store.transition(callID: callID, to: "in-progress")
+        // Not when the call ended meanwhile (the caller hung up while the answer was retried).
+        if let c = try? control.store.call(id: callID), c.status != "in-progress",
+            (try? control.store.transition(callID: callID, to: "in-progress")) != nil
+        {
             control.deliverEvent(callID, numberID: c.numberID, name: "answered")
         }
     }

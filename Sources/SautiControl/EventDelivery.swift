@@ -10,6 +10,21 @@ import Synchronization
     import FoundationNetworking
 #endif
 
+/// What one POST came to.
+enum PostOutcome: Sendable, Equatable {
+    /// A 2xx reply.
+    case delivered
+    /// Anything else: why (`HTTP 503`, `timed out after 2 s`, curl's words for a refused or
+    /// reset connection), and whether another attempt may fare better.
+    case failed(String, transient: Bool)
+
+    /// Why it failed; nil when delivered.
+    var failure: String? {
+        if case .failed(let why, _) = self { return why }
+        return nil
+    }
+}
+
 /// Signed JSON POSTs whose reply body does not matter (only the status).
 final class CallbackPoster: Sendable {
     private let session: URLSession
@@ -30,19 +45,56 @@ final class CallbackPoster: Sendable {
     /// POSTs `body` signed with `secret` (the same headers as the voice_url's requests);
     /// nil when the receiver answered 2xx, else why not.
     func post(url: String, body: Data, secret: String) async -> String? {
+        await send(url: url, body: body, secret: secret).failure
+    }
+
+    /// POSTs `body` signed with `secret` (signed afresh, so each attempt has its own
+    /// timestamp), with `headers` besides; what it came to.
+    func send(url: String, body: Data, secret: String, headers: [String: String] = [:]) async -> PostOutcome {
         guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            return "not an http(s) URL: \(url)"
+            return .failed("not an http(s) URL: \(url)", transient: false)
         }
         var request = URLRequest(url: u)
         request.httpMethod = "POST"
         request.signJSON(body, secret: secret)
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         do {
             let (_, response) = try await session.data(for: request)
-            guard let http = response as? HTTPURLResponse else { return "not an HTTP response" }
-            return (200..<300).contains(http.statusCode) ? nil : "HTTP \(http.statusCode)"
+            guard let http = response as? HTTPURLResponse else {
+                return .failed("not an HTTP response", transient: false)
+            }
+            return Self.outcome(httpStatus: http.statusCode)
         } catch {
-            return error.localizedDescription
+            return Self.outcome(error, timeoutSeconds: timeoutSeconds)
         }
+    }
+
+    /// A reply's status: 2xx delivered; 5xx and 429 (the receiver is down, restarting or
+    /// shedding load) transient; anything else (a 4xx: the request itself is wrong; a 3xx
+    /// not followed) final.
+    static func outcome(httpStatus status: Int) -> PostOutcome {
+        if (200..<300).contains(status) { return .delivered }
+        return .failed("HTTP \(status)", transient: status == 429 || (500..<600).contains(status))
+    }
+
+    /// The URL errors worth another attempt: the receiver could not be reached or its reply
+    /// did not come (NSURLErrorCannotConnectToHost is curl's "connection refused",
+    /// NSURLErrorNetworkConnectionLost a reset, NSURLErrorBadServerResponse an empty reply
+    /// from a process that died mid-request). Bad URLs, TLS failures and the like are final.
+    static let transientURLErrors: Set<Int> = [
+        NSURLErrorTimedOut, NSURLErrorCannotConnectToHost, NSURLErrorNetworkConnectionLost, NSURLErrorCannotFindHost,
+        NSURLErrorDNSLookupFailed, NSURLErrorNotConnectedToInternet, NSURLErrorBadServerResponse,
+    ]
+
+    /// A transport error: transient when `transientURLErrors` has it.
+    static func outcome(_ error: any Error, timeoutSeconds: Double) -> PostOutcome {
+        let ns = error as NSError
+        guard ns.domain == NSURLErrorDomain else { return .failed(error.localizedDescription, transient: false) }
+        // Foundation's own words for a timeout are only a code.
+        let why =
+            ns.code == NSURLErrorTimedOut
+            ? "timed out after \(String(format: "%g", timeoutSeconds)) s" : error.localizedDescription
+        return .failed(why, transient: transientURLErrors.contains(ns.code))
     }
 }
 

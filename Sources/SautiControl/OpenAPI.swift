@@ -179,6 +179,9 @@ public enum OpenAPI {
                         query("number", ["type": "string"], "calls with this E.164 on either side"),
                         query("from", ["type": "string"], "created at or after (ISO 8601)"),
                         query("to", ["type": "string"], "created before (ISO 8601)"),
+                        query(
+                            "parent_call_id", ["type": "string", "pattern": "^call_[0-9a-f]{24}$"],
+                            "only the calls this call's dial verb placed (its child calls); 400 invalid_parent_call_id when not a call id"),
                         query("cursor", ["type": "string", "pattern": "^[1-9][0-9]{0,17}$"], "next_cursor of the previous page"),
                         query("limit", ["type": "integer", "minimum": 1, "maximum": 500], "page size (50)"),
                     ],

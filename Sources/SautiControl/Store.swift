@@ -121,6 +121,14 @@ public func makeID(_ prefix: String) -> String {
     return prefix + "_" + hex
 }
 
+/// Whether `text` has the form `makeID(prefix)` gives: the prefix, `_`, 24 lowercase hex
+/// digits.
+public func isWellFormedID(_ text: String, prefix: String) -> Bool {
+    guard text.hasPrefix(prefix + "_") else { return false }
+    let hex = text.utf8.dropFirst(prefix.utf8.count + 1)
+    return hex.count == 24 && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+}
+
 /// The SQLite store.
 public final class SQLiteStore: Sendable {
     public let path: String
@@ -337,18 +345,20 @@ public final class SQLiteStore: Sendable {
 
     /// Moves a call to `status` (checking the move is allowed) and records the event, in
     /// one transaction: the record never lags its events. Answer and end times and the
-    /// duration follow from the move.
+    /// duration follow from the move. `onlyFrom`: the statuses the call may be in for this
+    /// move (checked in the same transaction); from any other, `invalidTransition`.
     @discardableResult
-    public func transition(callID: String, to status: String, cause: String? = nil, detail: [String: String] = [:])
-        throws(StoreError) -> CallRecord
-    {
+    public func transition(
+        callID: String, to status: String, cause: String? = nil, detail: [String: String] = [:],
+        onlyFrom: Set<String>? = nil
+    ) throws(StoreError) -> CallRecord {
         let now = storeTimestamp()
         try write { db in
             guard let r = try db.query("SELECT * FROM calls WHERE id = ?1", [.text(callID)]).first else {
                 throw StoreError.notFound("no call \(callID)")
             }
             let current = Self.call(r)
-            guard CallStatus.canMove(from: current.status, to: status) else {
+            guard CallStatus.canMove(from: current.status, to: status), onlyFrom?.contains(current.status) ?? true else {
                 throw StoreError.invalidTransition(from: current.status, to: status)
             }
             if status == "in-progress" {
@@ -401,6 +411,8 @@ public final class SQLiteStore: Sendable {
         public var number: String?
         public var from: String?
         public var to: String?
+        /// The calls placed by this call's `dial` (its children), by exact id.
+        public var parentCallID: String?
         /// Calls created before the one with this sequence (the cursor).
         public var before: Int?
         public var limit = 50
@@ -423,6 +435,8 @@ public final class SQLiteStore: Sendable {
         }
         if let f = filter.from { add("created_at >= ?", .text(f)) }
         if let t = filter.to { add("created_at < ?", .text(t)) }
+        // calls_parent (migration 2) finds a parent's children.
+        if let p = filter.parentCallID { add("parent_call_id = ?", .text(p)) }
         if let b = filter.before { add("seq < ?", .integer(Int64(b))) }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT * FROM calls \(whereSQL) ORDER BY seq DESC LIMIT \(max(1, min(filter.limit, 500)))"

@@ -9,8 +9,11 @@ import Testing
 
 /// The customer's app and the registrar's webhook for the dial tests, on Python's
 /// http.server. Documents come from files: POST /doc/NAME answers DOCS/NAME.json, POST
-/// /cb/NAME the same or `[]`; POST /signalling and /events answer 200. Every POST is
-/// checked for its signature and logged; GET /log gives them as JSON lines.
+/// /cb/NAME the same or `[]`; POST /events answers 200, and so does POST /signalling
+/// unless DOCS/signalling.json scripts it: {"ACTION:TO": [status, …]} answers the n-th
+/// attempt of a request (by Idempotency-Key) with the n-th status, then 200. Every POST is
+/// checked for its signature and logged with its Idempotency-Key and X-Sautikit-Attempt
+/// headers and its arrival (monotonic seconds); GET /log gives them as JSON lines.
 private let dialApp = #"""
     import hashlib, hmac, json, os, sys, threading, time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,7 @@ private let dialApp = #"""
     DOCS = sys.argv[3]
     LOG = []
     LOCK = threading.Lock()
+    TRIES = {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -55,9 +59,25 @@ private let dialApp = #"""
             expected = "v1=" + hmac.new(SECRET, timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
             ok = hmac.compare_digest(expected, self.headers.get("X-Sautikit-Signature", ""))
             with LOCK:
-                LOG.append({"path": self.path, "signature_ok": ok, "body": raw.decode("utf-8", "replace")})
+                LOG.append({
+                    "path": self.path, "signature_ok": ok, "body": raw.decode("utf-8", "replace"),
+                    "key": self.headers.get("Idempotency-Key", ""), "attempt": self.headers.get("X-Sautikit-Attempt", ""),
+                    "at": time.monotonic(),
+                })
             if not ok:
                 return self.reply(401, "")
+            script_path = os.path.join(DOCS, "signalling.json")
+            if self.path == "/signalling" and os.path.exists(script_path):
+                with open(script_path) as f:
+                    script = json.load(f)
+                body = json.loads(raw)
+                key = self.headers.get("Idempotency-Key", "")
+                with LOCK:
+                    TRIES[key] = TRIES.get(key, 0) + 1
+                    n = TRIES[key]
+                statuses = script.get("%s:%s" % (body.get("action"), body.get("to", "")), [])
+                if n <= len(statuses):
+                    return self.reply(statuses[n - 1], "")
             name = self.path.split("/")[-1]
             if self.path.startswith("/doc/") or self.path.startswith("/cb/"):
                 path = os.path.join(DOCS, name + ".json")
@@ -262,7 +282,8 @@ struct DialTests {
         let daemon: Daemon
         let docs: String
 
-        init(_ name: String, rtpPorts: String) async throws {
+        /// `signalling`: the webhook's URL (the app's /signalling when nil).
+        init(_ name: String, rtpPorts: String, signalling: String? = nil) async throws {
             dir = makeTemporaryDirectory(prefix: "sautid-dial-\(name)")
             docs = dir + "/docs"
             try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
@@ -272,7 +293,7 @@ struct DialTests {
                 script: script, arguments: [DialTests.secret, "120", docs], log: dir + "/app.log")
             daemon = try await Daemon(
                 dataDirectory: dir + "/data", rtpPorts: rtpPorts, registrarToken: DialTests.secret,
-                extra: ["--signalling-webhook", app.url("/signalling")])
+                extra: ["--signalling-webhook", signalling ?? app.url("/signalling")])
         }
 
         func stop() {

@@ -88,6 +88,47 @@ import Testing
         #expect(s.total == 7 && s.failed == 3)
     }
 
+    @Test("calls filter by parent: exactly one call's children, newest first, with the other filters")
+    func children() throws {
+        let (store, dir) = try Self.temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func call(_ parent: String? = nil) throws -> CallRecord {
+            try store.createCall(
+                numberID: nil, direction: parent == nil ? "inbound" : "outbound", localE164: "+1", remoteE164: "+2",
+                pbxCallID: nil, parentCallID: parent)
+        }
+        let a = try call()
+        let b = try call()
+        let a1 = try call(a.id)
+        let b1 = try call(b.id)
+        let a2 = try call(a.id)
+        _ = try call(a1.id)  // a grandchild is not a child
+        try store.transition(callID: a2.id, to: "failed", cause: "x")
+        var filter = SQLiteStore.CallFilter()
+        filter.parentCallID = a.id
+        #expect(try store.calls(filter).map(\.id) == [a2.id, a1.id])
+        filter.status = "queued"
+        #expect(try store.calls(filter).map(\.id) == [a1.id])
+        filter.status = nil
+        filter.parentCallID = b.id
+        #expect(try store.calls(filter).map(\.id) == [b1.id])
+        filter.parentCallID = b1.id
+        #expect(try store.calls(filter).isEmpty)
+    }
+
+    @Test(
+        "ids have the form makeID gives: the prefix, _ and 24 lowercase hex digits",
+        arguments: [
+            ("call_0123456789abcdef01234567", true), ("call_0123456789ABCDEF01234567", false),
+            ("call_0123456789abcdef0123456", false), ("call_0123456789abcdef012345678", false),
+            ("num_0123456789abcdef01234567", false), ("call-0123456789abcdef01234567", false),
+            ("call_0123456789abcdef0123456g", false), ("", false), ("call_", false),
+        ])
+    func idForm(text: String, valid: Bool) {
+        #expect(isWellFormedID(text, prefix: "call") == valid)
+        #expect(isWellFormedID(makeID("call"), prefix: "call"))
+    }
+
     @Test("a reopened file keeps numbers, calls, events and recordings; live calls and pending recordings are listed for recovery")
     func reopen() throws {
         let (store, dir) = try Self.temporaryStore()
