@@ -415,32 +415,37 @@ struct DialTests {
         callee.target = childPort
         #expect(try await s.signal(childID, ["signal": "ringing"]).0 == 200)
         // Ringback for a second, while the caller sends audio the engine does not pass on.
-        func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
+        @Sendable func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
             [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80)
                 + (0..<77).map { UInt8(($0 * 5 + k) & 0xFF) }
         }
-        var sent: Set<[UInt8]> = []
-        // Read as it comes (a socket's buffer holds only a few seconds of packets).
-        var atCaller: [Packet] = []
-        var atCallee: [Packet] = []
-        for k in 0..<150 {
-            if k == 50 {
-                let (st, body) = try await s.signal(
-                    childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
-                #expect(st == 200 && body["status"] as? String == "in-progress", "\(body)")
+        let sent = Set((0..<150).map { payload($0, 0xA1) })
+        // Read as it comes (a socket's buffer holds only a few seconds of packets). Paced on
+        // a thread of its own: beside the whole suite a sleep in the test's task pool can come
+        // hundreds of ms late, and the far ends' streams would pause.
+        let got = PacketLog()
+        func exchange(_ range: Range<Int>) async {
+            await pacedOnThread(range.count) { i in
+                let k = range.lowerBound + i
+                caller.audio(pt: 0, payload(k, 0xA1))
+                callee.audio(pt: 0, payload(k, 0xB2))
+                if k == 110 { callee.digit(5) }
+                got.add(
+                    caller: caller.socket.receiveAll().compactMap(Packet.init),
+                    callee: callee.socket.receiveAll().compactMap(Packet.init))
             }
-            let p = payload(k, 0xA1)
-            sent.insert(p)
-            caller.audio(pt: 0, p)
-            callee.audio(pt: 0, payload(k, 0xB2))
-            if k == 110 { callee.digit(5) }
-            atCaller += caller.socket.receiveAll().compactMap(Packet.init)
-            atCallee += callee.socket.receiveAll().compactMap(Packet.init)
-            try await Task.sleep(for: .milliseconds(20))
         }
+        await exchange(0..<50)
+        let (st, body) = try await s.signal(
+            childID, ["signal": "answered", "sdp": phoneAnswer(port: callee.socket.port, pt: 0)])
+        #expect(st == 200 && body["status"] as? String == "in-progress", "\(body)")
+        await exchange(50..<150)
         try await Task.sleep(for: .milliseconds(200))
-        atCaller += caller.socket.receiveAll().compactMap(Packet.init)
-        atCallee += callee.socket.receiveAll().compactMap(Packet.init)
+        got.add(
+            caller: caller.socket.receiveAll().compactMap(Packet.init),
+            callee: callee.socket.receiveAll().compactMap(Packet.init))
+        let atCaller = got.caller
+        let atCallee = got.callee
         // The callee's signal ends the bridge; the flow goes on.
         #expect(try await s.signal(childID, ["signal": "hangup"]).0 == 200)
         let outcome = try #require(try await s.callback("relay"), "the outcome reaches callbackUrl, signed")
