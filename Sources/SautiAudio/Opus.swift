@@ -41,6 +41,12 @@ public struct OpusEncoderSettings: Sendable, Equatable, Hashable {
     public var bitrate = 24_000
     /// CPU/quality trade-off, 0 (cheapest) ... 10 (`OPUS_SET_COMPLEXITY`).
     public var complexity = 5
+    /// The complexity while the encoder codes narrowband only (the audio is 8 kHz, as from
+    /// a G.711 leg, or the receiver plays no wider); nil: `complexity`. On narrowband SILK
+    /// it costs far less quality to go lower than on wideband (Benchmarks/README.md, opus:
+    /// PESQ 4.42 at 5, 4.28 at 2; wideband 3.83 and 2.90), and the encoder is most of a
+    /// transcoded call's cost.
+    public var narrowbandComplexity: Int?
     /// Constant bitrate instead of VBR (`OPUS_SET_VBR` 0; SDP `cbr=1`).
     public var constantBitrate = false
     /// In-band FEC (LBRR) so the receiver can rebuild a lost packet from the next one
@@ -63,6 +69,7 @@ public struct OpusEncoderSettings: Sendable, Equatable, Hashable {
     public func validate() throws(OpusError) {
         guard 6000...510_000 ~= bitrate else { throw .invalidSetting("bitrate", bitrate) }
         guard 0...10 ~= complexity else { throw .invalidSetting("complexity", complexity) }
+        if let n = narrowbandComplexity, !(0...10 ~= n) { throw .invalidSetting("narrowband complexity", n) }
         guard 0...100 ~= expectedLossPercent else { throw .invalidSetting("expected loss", expectedLossPercent) }
     }
 
@@ -116,13 +123,19 @@ public final class OpusEncoder {
         try settings.validate()
         try set(OPUS_SET_SIGNAL_REQUEST, Int(OPUS_SIGNAL_VOICE))
         try set(OPUS_SET_BITRATE_REQUEST, settings.bitrate)
-        try set(OPUS_SET_COMPLEXITY_REQUEST, settings.complexity)
         try set(OPUS_SET_VBR_REQUEST, settings.constantBitrate ? 0 : 1)
         try set(OPUS_SET_INBAND_FEC_REQUEST, settings.inbandFEC ? 1 : 0)
         try set(OPUS_SET_DTX_REQUEST, settings.dtx ? 1 : 0)
         self.settings = settings
         try set(OPUS_SET_PACKET_LOSS_PERC_REQUEST, fecLossPercent)
         try set(OPUS_SET_MAX_BANDWIDTH_REQUEST, Int(bandwidth))
+        try set(OPUS_SET_COMPLEXITY_REQUEST, complexity)
+    }
+
+    /// The complexity in force: `settings.narrowbandComplexity` while the encoder codes
+    /// narrowband only (`bandRate` 8,000), else `settings.complexity`.
+    public var complexity: Int {
+        bandRate <= 8000 ? settings.narrowbandComplexity ?? settings.complexity : settings.complexity
     }
 
     private func set(_ request: Int32, _ value: Int) throws(OpusError) {
@@ -168,17 +181,20 @@ public final class OpusEncoder {
     /// `sampleRate`), so it spends no bits and no work on a band that holds nothing: audio
     /// from an 8 kHz leg is coded as narrowband (SILK at 8 kHz), about half the encoder's
     /// work of wideband. libopus changes SILK's band a step at a time through a low-pass
-    /// fade (narrowband is reached about 5 s after wideband in 1.3), not at once. One
-    /// `opus_encoder_ctl`, no allocation: callable from a tick when the value changes.
+    /// fade (narrowband is reached about 5 s after wideband in 1.3), not at once; the
+    /// complexity follows at once when `settings.narrowbandComplexity` differs. One or two
+    /// `opus_encoder_ctl`s, no allocation: callable from a tick when the value changes.
     /// Returns false when libopus refused (the band is then unchanged).
     @discardableResult
     public func limitBand(toAudioRate rate: Int?) -> Bool {
         let old = contentRate
+        let oldComplexity = complexity
         contentRate = rate
         if (try? set(OPUS_SET_MAX_BANDWIDTH_REQUEST, Int(bandwidth))) == nil {
             contentRate = old
             return false
         }
+        if complexity != oldComplexity && (try? set(OPUS_SET_COMPLEXITY_REQUEST, complexity)) == nil { return false }
         return true
     }
 
@@ -211,6 +227,13 @@ public final class OpusEncoder {
             return 0
         }
         return Int(n)
+    }
+
+    /// The complexity libopus runs at now (`OPUS_GET_COMPLEXITY`).
+    public var appliedComplexity: Int {
+        var v: opus_int32 = -1
+        _ = sauti_opus_encoder_get_int(state, OPUS_GET_COMPLEXITY_REQUEST, &v)
+        return Int(v)
     }
 
     /// The encoder's lookahead, in samples at `sampleRate` (`OPUS_GET_LOOKAHEAD`).

@@ -34,6 +34,10 @@ public enum DaemonOptions {
           --codecs LIST              codecs legs negotiate, most preferred first: opus, pcmu,
                                      pcma, comma-separated (opus,pcmu,pcma)
           --opus-complexity N        Opus encoder complexity, 0 (cheapest) to 10 (5)
+          --opus-narrowband-complexity N
+                                     the complexity while an Opus leg codes narrowband only
+                                     (bridged to G.711, or an 8 kHz far end), 0 to 10
+                                     (the same as --opus-complexity)
           --opus-bitrate BPS         Opus target bitrate, 6000 to 510000 (24000; a far end's
                                      maxaveragebitrate caps it)
           --opus-rate HZ             Opus legs' PCM rate: 8000, 12000, 16000, 24000 or 48000
@@ -47,7 +51,8 @@ public enum DaemonOptions {
         Environment: SAUTID_DATA_DIR, SAUTID_HOST, SAUTID_PORT, SAUTID_MEDIA_ADDRESS,
         SAUTID_RTP_PORTS, SAUTID_WORKERS, SAUTID_REGISTRAR_TOKEN, SAUTID_CUSTOMER_TOKENS (comma
         list), SAUTID_SIGNALLING_WEBHOOK, SAUTID_CALLBACK_TIMEOUT, SAUTID_RETENTION_DAYS,
-        SAUTID_CONFERENCE_TALKERS, SAUTID_CODECS, SAUTID_OPUS_COMPLEXITY, SAUTID_OPUS_BITRATE,
+        SAUTID_CONFERENCE_TALKERS, SAUTID_CODECS, SAUTID_OPUS_COMPLEXITY,
+        SAUTID_OPUS_NARROWBAND_COMPLEXITY, SAUTID_OPUS_BITRATE,
         SAUTID_OPUS_RATE, SAUTID_RESAMPLER_QUALITY, SAUTID_CONFIG. Flags win over the environment, which wins over the config file.
         """
 
@@ -160,6 +165,11 @@ public enum DaemonOptions {
                     throw OptionError(description: "--opus-complexity \(value): 0 to 10")
                 }
                 c.opus.encoder.complexity = n
+            case "opus-narrowband-complexity":
+                guard let n = Int(value), (0...10).contains(n) else {
+                    throw OptionError(description: "--opus-narrowband-complexity \(value): 0 to 10")
+                }
+                c.opus.encoder.narrowbandComplexity = n
             case "opus-bitrate":
                 guard let n = Int(value), (6000...510_000).contains(n) else {
                     throw OptionError(description: "--opus-bitrate \(value): 6000 to 510000 bits per second")
@@ -190,6 +200,6 @@ public enum DaemonOptions {
     static let known: Set<String> = [
         "data-dir", "host", "port", "media-address", "rtp-ports", "workers", "registrar-token", "customer-token",
         "signalling-webhook", "callback-timeout", "retention-days", "conference-talkers", "config",
-        "codecs", "opus-complexity", "opus-bitrate", "opus-rate", "resampler-quality",
+        "codecs", "opus-complexity", "opus-narrowband-complexity", "opus-bitrate", "opus-rate", "resampler-quality",
     ]
 }

@@ -117,4 +117,28 @@ import Testing
         #expect(encoder.fecLossPercent == 0)
         #expect(Self.packets(source[0..<8000], encoder).filter(Self.hasLBRR).isEmpty)
     }
+
+    @Test("narrowbandComplexity applies while the encoder codes narrowband only: a 16 kHz encoder told its audio is 8 kHz, an 8 kHz encoder; wideband goes back to complexity")
+    func narrowbandComplexity() throws {
+        var settings = OpusEncoderSettings()
+        settings.complexity = 5
+        settings.narrowbandComplexity = 1
+        let wide = try OpusEncoder(sampleRate: 16_000, settings: settings)
+        #expect(wide.complexity == 5 && wide.appliedComplexity == 5)
+        #expect(wide.limitBand(toAudioRate: 8000))
+        #expect(wide.complexity == 1 && wide.appliedComplexity == 1)
+        #expect(wide.limitBand(toAudioRate: nil))
+        #expect(wide.appliedComplexity == 5)
+        // A receiver that plays 8 kHz at most: narrowband from the start, and after apply().
+        settings.maxPlaybackRate = 8000
+        try wide.apply(settings)
+        #expect(wide.appliedComplexity == 1)
+        let narrow = try OpusEncoder(sampleRate: 8000, settings: settings)
+        #expect(narrow.appliedComplexity == 1)
+        // Unset: the one complexity everywhere.
+        let plain = try OpusEncoder(sampleRate: 8000)
+        #expect(plain.appliedComplexity == OpusEncoderSettings().complexity)
+        settings.narrowbandComplexity = 11
+        #expect(throws: OpusError.invalidSetting("narrowband complexity", 11)) { try OpusEncoder(sampleRate: 8000, settings: settings) }
+    }
 }

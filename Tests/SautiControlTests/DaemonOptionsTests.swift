@@ -19,11 +19,11 @@ import Testing
     @Test("codecs and Opus settings from flags and the environment")
     func codecs() throws {
         let c = try DaemonOptions.parse(
-            ["--codecs", "PCMA, pcmu", "--opus-complexity", "2", "--resampler-quality", "3"],
+            ["--codecs", "PCMA, pcmu", "--opus-complexity", "2", "--resampler-quality", "3", "--opus-narrowband-complexity", "1"],
             environment: ["SAUTID_OPUS_BITRATE": "16000", "SAUTID_OPUS_RATE": "48000"])
         #expect(c.codecs.map(\.encoding) == ["PCMA", "PCMU"])
         #expect(c.opus.encoder.complexity == 2 && c.opus.encoder.bitrate == 16_000 && c.opus.sampleRate == 48_000)
-        #expect(c.resamplerQuality == 3)
+        #expect(c.resamplerQuality == 3 && c.opus.encoder.narrowbandComplexity == 1)
     }
 
     @Test("a config file, then the environment, then flags: each wins over the one before")
@@ -62,6 +62,7 @@ import Testing
         (["--codecs", "opus,"], "\"\" is not a codec"), (["--opus-complexity", "11"], "--opus-complexity 11: 0 to 10"),
         (["--opus-bitrate", "5000"], "--opus-bitrate 5000"), (["--opus-rate", "44100"], "--opus-rate 44100"),
         (["--resampler-quality", "11"], "--resampler-quality 11: 0 to 10"),
+        (["--opus-narrowband-complexity", "-1"], "--opus-narrowband-complexity -1: 0 to 10"),
         (["--bogus", "1"], "unknown option --bogus"), (["--port"], "needs a value"), (["stray"], "unexpected argument"),
     ])
     func refused(arguments: [String], words: String) {
