@@ -258,11 +258,15 @@ struct DialSignallingTests {
         try await s.number("+254700000039", doc: "main")
         let (parent, _) = try await s.inbound(to: "+254700000039", phonePort: 45_908)
         var child: String?
-        for _ in 0..<200 where child == nil {
+        // Up to 15 s, by the clock: each look is a curl run, which on a loaded machine is no
+        // longer a few ms (200 looks once took the whole test's time limit).
+        let deadline = ContinuousClock.now + .seconds(15)
+        while child == nil && ContinuousClock.now < deadline {
             child = try await Self.children(s, parent).1.first
             if child == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
-        let id = try #require(child, "the child call is stored before its dial is sent")
+        let parentTimeline = try await s.eventNames(parent)
+        let id = try #require(child, "the child call is stored before its dial is sent; the parent's timeline: \(parentTimeline)")
         // In the dial's turn, or after it: either way the call has failed by then.
         let (hangup, hb, _) = try await s.daemon.request("POST", "/v1/calls/\(id)/hangup")
         #expect(
