@@ -165,24 +165,6 @@ private final class PacketLog: @unchecked Sendable {
     var callee: [Packet] { lock.withLock { b } }
 }
 
-/// Runs `body(k)` for k in 0..<count every 20 ms on a thread of its own, paced on the
-/// monotonic clock, so the cadence holds when the test's task pool is busy.
-func pacedOnThread(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
-    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-        let thread = Thread {
-            var next = DispatchTime.now().uptimeNanoseconds
-            for k in 0..<count {
-                body(k)
-                next += 20_000_000
-                let now = DispatchTime.now().uptimeNanoseconds
-                if next > now { usleep(UInt32((next - now) / 1000)) }
-            }
-            c.resume()
-        }
-        thread.start()
-    }
-}
-
 private final class FarEnd: @unchecked Sendable {
     let socket: RawRTPSocket
     var target: UInt16 = 0

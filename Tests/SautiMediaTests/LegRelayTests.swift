@@ -58,54 +58,57 @@ extension UDPTestSocket {
 
         // Each far end sends 20 ms PCMU packets; the payload numbers the packet and holds
         // µ-law 0x7F, which a decode and re-encode would turn into 0xFF.
-        func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
+        @Sendable func payload(_ k: Int, _ tag: UInt8) -> [UInt8] {
             [tag, UInt8(k >> 8), UInt8(k & 0xFF)] + [UInt8](repeating: 0x7F, count: 80)
                 + (0..<77).map { UInt8(($0 * 7 + k) & 0xFF) }
         }
-        var sentByCaller: [[UInt8]: Int] = [:]
+        let sentByCaller = Dictionary(uniqueKeysWithValues: (0..<100).map { (payload($0, 0xA1), $0) })
         let relayStartPacket = 25
-        var relay: LegRelay?
-        var calleeSequence: UInt16 = 7
-        // Read as it comes (a socket's buffer holds only a few seconds of packets).
-        var atCaller: [SeenPacket] = []
-        var atCallee: [SeenPacket] = []
-        for k in 0..<100 {
-            if k == relayStartPacket { relay = await LegRelay.start(a, b) }
-            let pa = payload(k, 0xA1)
-            sentByCaller[pa] = k
-            // The caller's sequence numbers wrap during the call.
-            caller.send(
-                rtpPacket(
-                    pt: 0, marker: k == 0, sequence: 65_500 &+ UInt16(k), timestamp: 1_000 &+ UInt32(k) * 160,
-                    ssrc: 0xCA11_E500, payload: pa),
-                to: a.local)
-            callee.send(
-                rtpPacket(
-                    pt: 0, marker: k == 0, sequence: calleeSequence, timestamp: 0xFFFF_F000 &+ UInt32(k) * 160,
-                    ssrc: 0x0CA1_1EE0, payload: payload(k, 0xB2)),
-                to: b.local)
-            calleeSequence &+= 1
-            if k == 60 {
-                // The callee presses 5: three updates and three ends (RFC 4733), PT 96.
-                for (j, (end, duration)) in [
-                    (false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640),
-                ].enumerated() {
-                    let event: [UInt8] = [5, (end ? 0x80 : 0) | 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]
-                    callee.send(
-                        rtpPacket(
-                            pt: 96, marker: j == 0, sequence: calleeSequence &+ UInt16(j),
-                            timestamp: 0xFFFF_F000 &+ UInt32(k + 1) * 160, ssrc: 0x0CA1_1EE0, payload: event),
-                        to: b.local)
+        // The far ends send on a thread of their own, paced by the clock: beside the whole
+        // suite a sleep in the test's task pool can come hundreds of ms late, and a pause in
+        // what they send is not what this test is about. Read as it comes (a socket's buffer
+        // holds only a few seconds of packets).
+        let ends = RelayFarEnds(caller: caller, callee: callee, calleeSequence: 7)
+        let (aLocal, bLocal) = (a.local, b.local)
+        func send(_ range: Range<Int>) async {
+            await pacedOnThread(range.count) { i in
+                let k = range.lowerBound + i
+                // The caller's sequence numbers wrap during the call.
+                ends.caller.send(
+                    rtpPacket(
+                        pt: 0, marker: k == 0, sequence: 65_500 &+ UInt16(k), timestamp: 1_000 &+ UInt32(k) * 160,
+                        ssrc: 0xCA11_E500, payload: payload(k, 0xA1)),
+                    to: aLocal)
+                ends.callee.send(
+                    rtpPacket(
+                        pt: 0, marker: k == 0, sequence: ends.calleeSequence, timestamp: 0xFFFF_F000 &+ UInt32(k) * 160,
+                        ssrc: 0x0CA1_1EE0, payload: payload(k, 0xB2)),
+                    to: bLocal)
+                ends.calleeSequence &+= 1
+                if k == 60 {
+                    // The callee presses 5: three updates and three ends (RFC 4733), PT 96.
+                    for (j, (end, duration)) in [
+                        (false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640),
+                    ].enumerated() {
+                        let event: [UInt8] = [5, (end ? 0x80 : 0) | 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]
+                        ends.callee.send(
+                            rtpPacket(
+                                pt: 96, marker: j == 0, sequence: ends.calleeSequence &+ UInt16(j),
+                                timestamp: 0xFFFF_F000 &+ UInt32(k + 1) * 160, ssrc: 0x0CA1_1EE0, payload: event),
+                            to: bLocal)
+                    }
+                    ends.calleeSequence &+= 6
                 }
-                calleeSequence &+= 6
+                ends.receive()
             }
-            atCaller += caller.receiveAll().compactMap(SeenPacket.init)
-            atCallee += callee.receiveAll().compactMap(SeenPacket.init)
-            try await Task.sleep(for: .milliseconds(20))
         }
+        await send(0..<relayStartPacket)
+        let relay: LegRelay? = await LegRelay.start(a, b)
+        await send(relayStartPacket..<100)
         try await Task.sleep(for: .milliseconds(200))
-        atCaller += caller.receiveAll().compactMap(SeenPacket.init)
-        atCallee += callee.receiveAll().compactMap(SeenPacket.init)
+        ends.receive()
+        var atCaller = ends.atCaller
+        var atCallee = ends.atCallee
         // What came while relaying. After the stop each leg's own audio resumes on its own
         // clock, which runs ahead of the relayed timestamps by however long this test's
         // sending was held up on a busy machine: not part of the switch checked here.
@@ -219,5 +222,26 @@ extension UDPTestSocket {
         let median = delays.isEmpty ? 1000 : delays[delays.count / 2]
         print("relay on arrival: median \(median) ms, max \(delays.last ?? 0) ms over \(delays.count) packets")
         #expect(median < 5, "median delay \(median) ms (a tick-driven relay waits 10 ms on average)")
+    }
+}
+
+/// The two far ends of the relay test and what they received. Used by one thread at a time
+/// (the pacing thread while it runs, then the test), one after the other.
+private final class RelayFarEnds: @unchecked Sendable {
+    let caller: UDPTestSocket
+    let callee: UDPTestSocket
+    var calleeSequence: UInt16
+    var atCaller: [SeenPacket] = []
+    var atCallee: [SeenPacket] = []
+
+    init(caller: UDPTestSocket, callee: UDPTestSocket, calleeSequence: UInt16) {
+        self.caller = caller
+        self.callee = callee
+        self.calleeSequence = calleeSequence
+    }
+
+    func receive() {
+        atCaller += caller.receiveAll().compactMap(SeenPacket.init)
+        atCallee += callee.receiveAll().compactMap(SeenPacket.init)
     }
 }

@@ -4,6 +4,10 @@
 
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs `body` on a thread of its own (1 MiB stack) and returns its result.
 public func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { c in
@@ -23,4 +27,22 @@ public func fetchText(_ url: String) async throws -> String {
         }
     }
     return try result.get()
+}
+
+/// Runs `body(k)` for k in 0..<count every 20 ms on a thread of its own, paced on the
+/// monotonic clock, so the cadence holds when the test's task pool is busy.
+public func pacedOnThread(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+        let thread = Thread {
+            var next = DispatchTime.now().uptimeNanoseconds
+            for k in 0..<count {
+                body(k)
+                next += 20_000_000
+                let now = DispatchTime.now().uptimeNanoseconds
+                if next > now { usleep(UInt32((next - now) / 1000)) }
+            }
+            c.resume()
+        }
+        thread.start()
+    }
 }
