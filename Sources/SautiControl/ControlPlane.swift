@@ -211,7 +211,7 @@ public final class ControlPlane: Sendable {
                     reason += "; converting to Ogg Opus: \(error.reason) (the audio is kept in \(r.file).part.wav)"
                 }
             }
-            let (duration, bytes) = Self.wavFacts(path)
+            let (duration, bytes) = Self.recordingFacts(path)
             try store.finishRecording(
                 id: r.id, status: bytes > 0 ? "ready" : "failed", durationSeconds: duration, bytes: bytes,
                 reason: reason)
@@ -223,7 +223,7 @@ public final class ControlPlane: Sendable {
 
     /// A recording's duration (from its header: WAV or Ogg Opus) and size; (0, 0) when it
     /// is not there.
-    static func wavFacts(_ path: String) -> (Double, Int) {
+    static func recordingFacts(_ path: String) -> (Double, Int) {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let size = attributes[.size] as? Int
         else { return (0, 0) }
@@ -439,10 +439,8 @@ public final class ControlPlane: Sendable {
     /// 8 kHz leg rows). The rate is set with the answer, before any audio, so nothing
     /// restarts mid-stream.
     func dialingCallRate(_ call: CallRecord) -> Int? {
-        guard let parent = call.parentCallID, let p = live.withLock({ $0[parent] }),
-            let media = p.sdp.withLock({ $0.media })
-        else { return nil }
-        return legConfiguration(media)?.sampleRate
+        guard let parent = call.parentCallID, let p = live.withLock({ $0[parent] }) else { return nil }
+        return p.media.withLock { $0?.sampleRate }
     }
 
     func move(_ callID: String, to status: String, cause: String?) throws(ControlError) {
@@ -560,7 +558,7 @@ public final class ControlPlane: Sendable {
                 try? store.finishRecording(
                     id: id, status: detail["status"] == "completed" ? "ready" : "failed",
                     durationSeconds: Double(detail["duration_seconds"] ?? "") ?? 0,
-                    bytes: Self.wavFacts(detail["path"] ?? "").1, reason: detail["reason"] ?? "")
+                    bytes: Self.recordingFacts(detail["path"] ?? "").1, reason: detail["reason"] ?? "")
                 deliverEvent(call.id, numberID: numberID, name: "recording-ready", extra: ["recording_id": id])
             }
             detail["path"] = nil
