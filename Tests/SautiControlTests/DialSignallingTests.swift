@@ -84,7 +84,7 @@ struct DialSignallingTests {
         return call
     }
 
-    static func script(_ s: DialTests.Setup, _ statuses: [String: [Int]]) throws {
+    static func script(_ s: DialTests.Setup, _ statuses: [String: [Any]]) throws {
         try JSONSerialization.data(withJSONObject: statuses).write(
             to: URL(fileURLWithPath: s.docs + "/signalling.json"))
     }
@@ -202,7 +202,10 @@ struct DialSignallingTests {
         let s = try await DialTests.Setup("signalled", rtpPorts: "61978-61983")
         defer { s.stop() }
         // Every attempt refused: the registrar took the first, but its reply says otherwise.
-        try Self.script(s, ["dial:+254711000040": [503, 503, 503]])
+        // Each reply takes 1.5 s (an attempt may take 2): the retries then span about 5 s, and
+        // the ringing below comes within them even when this test runs late beside the suite
+        // (with immediate replies the window was 0.75 s).
+        try Self.script(s, ["dial:+254711000040": [[503, 1.5], [503, 1.5], [503, 1.5]]])
         try s.document("main", [["verb": "dial", "numbers": ["+254711000040"], "timeout": 30]])
         try await s.number("+254700000040", doc: "main")
         _ = try await s.inbound(to: "+254700000040", phonePort: 45_910)

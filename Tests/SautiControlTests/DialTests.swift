@@ -11,7 +11,8 @@ import Testing
 /// http.server. Documents come from files: POST /doc/NAME answers DOCS/NAME.json, POST
 /// /cb/NAME the same or `[]`; POST /events answers 200, and so does POST /signalling
 /// unless DOCS/signalling.json scripts it: {"ACTION:TO": [status, …]} answers the n-th
-/// attempt of a request (by Idempotency-Key) with the n-th status, then 200. Every POST is
+/// attempt of a request (by Idempotency-Key) with the n-th status (or [status, seconds]:
+/// after that long), then 200. Every POST is
 /// checked for its signature and logged with its Idempotency-Key and X-Sautikit-Attempt
 /// headers and its arrival (monotonic seconds); GET /log gives them as JSON lines.
 private let dialApp = #"""
@@ -77,7 +78,11 @@ private let dialApp = #"""
                     n = TRIES[key]
                 statuses = script.get("%s:%s" % (body.get("action"), body.get("to", "")), [])
                 if n <= len(statuses):
-                    return self.reply(statuses[n - 1], "")
+                    status = statuses[n - 1]
+                    if isinstance(status, list):  # [status, seconds to wait before replying]
+                        time.sleep(status[1])
+                        status = status[0]
+                    return self.reply(status, "")
             name = self.path.split("/")[-1]
             if self.path.startswith("/doc/") or self.path.startswith("/cb/"):
                 path = os.path.join(DOCS, name + ".json")
