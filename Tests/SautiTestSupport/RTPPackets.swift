@@ -31,8 +31,10 @@ public func rtpPacket(
 
 /// Checks that `packets` (audio and RFC 4733, in arrival order) are one continuous stream:
 /// one SSRC, sequence numbers each one more than the last, audio timestamps moving on by
-/// about a frame. Returns the problems found.
-public func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [String] {
+/// whole frames of `frameSamples`. More than one frame is a gap in time, which a sender
+/// marks so (a stall of the machine at a switch: up to a second is allowed); backwards,
+/// part of a frame or further is a broken stream. Returns the problems found.
+public func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8, frameSamples: Int32 = 160) -> [String] {
     var problems: [String] = []
     guard let first = packets.first else { return ["no packets"] }
     if packets.contains(where: { $0.ssrc != first.ssrc }) {
@@ -46,7 +48,9 @@ public func continuityProblems(_ packets: [SeenPacket], audioPT: UInt8) -> [Stri
         guard p.payloadType == audioPT else { continue }
         if let l = lastAudio {
             let step = Int32(bitPattern: p.timestamp &- l.timestamp)
-            if step <= 0 || step > 160 * 8 { problems.append("timestamp step \(step) at packet \(i)") }
+            if step <= 0 || step % frameSamples != 0 || step > frameSamples * 50 {
+                problems.append("timestamp step \(step) at packet \(i)")
+            }
         }
         lastAudio = p
     }
