@@ -56,7 +56,10 @@ public struct BoundedProcess: Sendable {
         let waited = ContinuousClock.now - started
         if waited > .seconds(10) {
             let name = process.executableURL?.lastPathComponent ?? "?"
-            print("BoundedProcess: \(name) ran \(waited)\(process.isRunning ? " and is still running" : "")")
+            // Still running: what the kernel says of it (R running, S sleeping in wchan, Z
+            // exited but not reaped), to tell a hung tool from an end not noticed.
+            let state = process.isRunning ? " and is still running (\(Self.kernelState(process.processIdentifier)))" : ""
+            print("BoundedProcess: \(name) \(process.arguments ?? []) ran \(waited)\(state)")
         }
         var killed = false
         if process.isRunning {
@@ -70,6 +73,17 @@ public struct BoundedProcess: Sendable {
         // for longer than that takes.
         process.waitUntilExit()
         return (process.terminationStatus, killed)
+    }
+
+    /// The kernel's view of process `pid`: its state letter from /proc/PID/stat and, when
+    /// it sleeps, where (/proc/PID/wchan); "gone" when there is no such process.
+    static func kernelState(_ pid: Int32) -> String {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return "gone" }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? "?"
+        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? ""
+        return "state \(state)" + (wchan.isEmpty || wchan == "0" ? "" : ", waiting in \(wchan)")
     }
 
     /// What the process printed.
